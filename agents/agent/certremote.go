@@ -1,0 +1,140 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/fixaroo/berth/agents/certs"
+	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+)
+
+const (
+	// certCallTimeout bounds one certificate-storage call to berthd; past
+	// it the node falls back to its local copy.
+	certCallTimeout = 15 * time.Second
+	// certLockTTL is the lease of a certificate lock in berthd: long
+	// enough for an ACME order with its challenges, short enough that a
+	// node that died holding one blocks the others only briefly.
+	certLockTTL = 5 * time.Minute
+)
+
+// certRemote is the control plane's certificate storage and CA, reached over
+// the session's mTLS connection; it implements certs.Remote and certs.Signer.
+type certRemote struct{ session func() *Session }
+
+var (
+	_ certs.Remote = certRemote{}
+	_ certs.Signer = certRemote{}
+)
+
+// call runs f with the session's client, translating gRPC failures into the
+// errors package certs expects.
+func (r certRemote) call(ctx context.Context, op, key string, f func(context.Context, berthv1.AgentServiceClient) error) error {
+	var client berthv1.AgentServiceClient
+	if s := r.session(); s != nil {
+		client = s.Client()
+	}
+	if client == nil {
+		return fmt.Errorf("%s %s: %w", op, key, certs.ErrUnavailable)
+	}
+	ctx, cancel := context.WithTimeout(ctx, certCallTimeout)
+	defer cancel()
+	err := f(ctx, client)
+	switch status.Code(err) {
+	case codes.OK:
+		return nil
+	case codes.NotFound:
+		return fmt.Errorf("%s %s: %w", op, key, fs.ErrNotExist)
+	case codes.Canceled:
+		return err // the caller gave up
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return fmt.Errorf("%s %s: %w: %s", op, key, certs.ErrUnavailable, status.Convert(err).Message())
+	}
+	return fmt.Errorf("%s %s: %s", op, key, status.Convert(err).Message())
+}
+
+func (r certRemote) Load(ctx context.Context, key string) ([]byte, error) {
+	var v []byte
+	err := r.call(ctx, "load", key, func(ctx context.Context, c berthv1.AgentServiceClient) error {
+		resp, err := c.GetCertData(ctx, &berthv1.GetCertDataRequest{Key: key})
+		v = resp.GetValue()
+		return err
+	})
+	return v, err
+}
+
+func (r certRemote) Store(ctx context.Context, key string, value []byte) error {
+	return r.call(ctx, "store", key, func(ctx context.Context, c berthv1.AgentServiceClient) error {
+		_, err := c.PutCertData(ctx, &berthv1.PutCertDataRequest{Key: key, Value: value})
+		return err
+	})
+}
+
+func (r certRemote) Delete(ctx context.Context, key string) error {
+	err := r.call(ctx, "delete", key, func(ctx context.Context, c berthv1.AgentServiceClient) error {
+		_, err := c.DeleteCertData(ctx, &berthv1.DeleteCertDataRequest{Key: key})
+		return err
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+func (r certRemote) List(ctx context.Context, prefix string, recursive bool) ([]string, error) {
+	var keys []string
+	err := r.call(ctx, "list", prefix, func(ctx context.Context, c berthv1.AgentServiceClient) error {
+		resp, err := c.ListCertData(ctx, &berthv1.ListCertDataRequest{Prefix: prefix, Recursive: recursive})
+		keys = resp.GetKeys()
+		return err
+	})
+	return keys, err
+}
+
+func (r certRemote) Stat(ctx context.Context, key string) (certs.KeyInfo, error) {
+	var info certs.KeyInfo
+	err := r.call(ctx, "stat", key, func(ctx context.Context, c berthv1.AgentServiceClient) error {
+		resp, err := c.StatCertData(ctx, &berthv1.StatCertDataRequest{Key: key})
+		if err == nil {
+			info = certs.KeyInfo{Key: resp.GetKey(), Size: resp.GetSize(), IsTerminal: resp.GetTerminal()}
+			if resp.GetModifyTime() != nil {
+				info.Modified = resp.GetModifyTime().AsTime()
+			}
+		}
+		return err
+	})
+	return info, err
+}
+
+func (r certRemote) TryLock(ctx context.Context, name string) (bool, error) {
+	var ok bool
+	err := r.call(ctx, "lock", name, func(ctx context.Context, c berthv1.AgentServiceClient) error {
+		resp, err := c.LockCertData(ctx, &berthv1.LockCertDataRequest{Name: name, TtlSeconds: int32(certLockTTL / time.Second)})
+		ok = resp.GetAcquired()
+		return err
+	})
+	return ok, err
+}
+
+func (r certRemote) Unlock(ctx context.Context, name string) error {
+	return r.call(ctx, "unlock", name, func(ctx context.Context, c berthv1.AgentServiceClient) error {
+		_, err := c.UnlockCertData(ctx, &berthv1.UnlockCertDataRequest{Name: name})
+		return err
+	})
+}
+
+func (r certRemote) SignCertificate(ctx context.Context, csrDER []byte) ([]byte, error) {
+	var chain []byte
+	err := r.call(ctx, "sign", "certificate", func(ctx context.Context, c berthv1.AgentServiceClient) error {
+		resp, err := c.SignCertificate(ctx, &berthv1.SignCertificateRequest{CsrDer: csrDER})
+		chain = resp.GetChainPem()
+		return err
+	})
+	return chain, err
+}

@@ -1,0 +1,276 @@
+package reconciler
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fixaroo/berth/agents/runtime/docker"
+	"github.com/fixaroo/berth/internal/seal"
+	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+)
+
+// harness runs a Reconciler against the real Docker engine.
+type harness struct {
+	t        *testing.T
+	r        *Reconciler
+	rt       *docker.Runtime
+	dataDir  string
+	statuses chan *berthv1.SiteStatus
+	bundles  map[string][]byte
+
+	mu        sync.Mutex
+	upstreams map[string]netip.AddrPort // from Options.Upstream
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the Docker engine and local images; skipped with -short")
+	}
+	requireImage(t, DefaultImages.Static, "build-static.sh")
+	dataDir := t.TempDir()
+	rt, err := docker.New(t.Context(), docker.Options{BindRoot: dataDir})
+	if err != nil {
+		t.Fatalf("Docker engine: %v", err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	box, err := seal.LoadOrCreateKey(filepath.Join(dataDir, "state.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, rt: rt, dataDir: dataDir, statuses: make(chan *berthv1.SiteStatus, 100), bundles: map[string][]byte{},
+		upstreams: map[string]netip.AddrPort{}}
+	h.r = New(Options{
+		Runtime: rt, DataDir: dataDir, Box: box, Resync: time.Second,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Fetch: func(ctx context.Context, id string) (io.ReadCloser, error) {
+			b, ok := h.bundles[id]
+			if !ok {
+				return nil, fmt.Errorf("no release %s", id)
+			}
+			return io.NopCloser(bytes.NewReader(b)), nil
+		},
+		Report: func(st *berthv1.SiteStatus) { h.statuses <- st },
+		Upstream: func(id string, addr netip.AddrPort) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if addr.IsValid() {
+				h.upstreams[id] = addr
+			} else {
+				delete(h.upstreams, id)
+			}
+		},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.r.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return h
+}
+
+// testWriter sends log lines to the test's log, shown when it fails.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
+// upstream returns where the reconciler last said site id is served.
+func (h *harness) upstream(id string) netip.AddrPort {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.upstreams[id]
+}
+
+// containerAddr is where site id's container listens on its network.
+func (h *harness) containerAddr(id string, port uint16) netip.AddrPort {
+	h.t.Helper()
+	c, err := h.rt.InspectContainer(context.Background(), containerName(id))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ip, err := containerIP(c, networkName(id))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return netip.AddrPortFrom(ip, port)
+}
+
+// requireImage fails (in CI) or skips when a local image is missing.
+func requireImage(t *testing.T, ref, script string) {
+	t.Helper()
+	out, err := exec.Command("docker", "image", "inspect", "--format", "{{.Id}}", ref).CombinedOutput()
+	if err == nil {
+		return
+	}
+	msg := fmt.Sprintf("image %s missing (%s): run `make images` (deploy/images/%s)", ref, strings.TrimSpace(string(out)), script)
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// waitFor waits for a status of site that satisfies ok.
+func (h *harness) waitFor(siteID string, ok func(*berthv1.SiteStatus) bool) *berthv1.SiteStatus {
+	h.t.Helper()
+	deadline := time.After(2 * time.Minute)
+	for {
+		select {
+		case st := <-h.statuses:
+			if st.GetSiteId() == siteID && ok(st) {
+				return st
+			}
+		case <-deadline:
+			h.t.Fatalf("site %s did not reach the expected status within 2 minutes; last statuses: %v", siteID, h.r.Statuses())
+		}
+	}
+}
+
+func running(st *berthv1.SiteStatus) bool {
+	return st.GetState() == berthv1.SiteState_SITE_STATE_RUNNING
+}
+
+func bundle(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for name, body := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg, ModTime: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	gz.Close()
+	return buf.Bytes()
+}
+
+func siteID() string {
+	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+	b := make([]byte, 26)
+	for i := range b {
+		b[i] = alphabet[rand.IntN(len(alphabet))]
+	}
+	return "site_" + string(b)
+}
+
+func (h *harness) get(siteID, path string) (int, string) {
+	h.t.Helper()
+	c, err := h.rt.InspectContainer(context.Background(), containerName(siteID))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ip, err := containerIP(c, networkName(siteID))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	code, body, err := h.r.probe(context.Background(), ip, staticPort, "www.example.test")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return code, body
+}
+
+func TestStaticSiteLifecycle(t *testing.T) {
+	h := newHarness(t)
+	id := siteID()
+	h.bundles["rel_one"] = bundle(t, map[string]string{"index.html": "<h1>one</h1>"})
+	h.bundles["rel_two"] = bundle(t, map[string]string{"index.html": "<h1>two</h1>"})
+	site := &berthv1.SiteAssignment{SiteId: id, ClientId: "cl_x", Name: "www", Kind: berthv1.SiteKind_SITE_KIND_STATIC, Generation: 1,
+		Domains: []string{"www.example.test"}, Resources: &berthv1.Resources{MemoryMib: 64, CpuMillicores: 200}, ReleaseId: "rel_one"}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		h.rt.RemoveContainer(ctx, containerName(id))
+		h.rt.RemoveNetwork(ctx, networkName(id))
+	})
+	h.r.Apply(t.Context(), &berthv1.DesiredState{Revision: 1, Sites: []*berthv1.SiteAssignment{site}})
+	h.waitFor(id, running)
+	if code, body := h.get(id, "/"); code != 200 || body != "<h1>one</h1>" {
+		t.Fatalf("GET / = %d %q, want the first release", code, body)
+	}
+	if got, want := h.upstream(id), h.containerAddr(id, staticPort); got != want {
+		t.Errorf("upstream = %v, want the container's %v", got, want)
+	}
+
+	// A new release replaces the content without a new container.
+	before, _ := h.rt.InspectContainer(t.Context(), containerName(id))
+	site.ReleaseId, site.Generation = "rel_two", 2
+	h.r.Apply(t.Context(), &berthv1.DesiredState{Revision: 2, Sites: []*berthv1.SiteAssignment{site}})
+	h.waitFor(id, func(st *berthv1.SiteStatus) bool { return running(st) && st.GetReleaseId() == "rel_two" })
+	if code, body := h.get(id, "/"); code != 200 || body != "<h1>two</h1>" {
+		t.Errorf("GET / after the second release = %d %q", code, body)
+	}
+	after, _ := h.rt.InspectContainer(t.Context(), containerName(id))
+	if before.ID != after.ID {
+		t.Error("a new release recreated the container")
+	}
+
+	// A container removed by hand comes back.
+	if err := h.rt.RemoveContainer(t.Context(), containerName(id)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		c, err := h.rt.InspectContainer(t.Context(), containerName(id))
+		if err == nil && c.State == "running" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a removed container was not recreated within 2 minutes: container %+v, %v; statuses %v", c, err, h.r.Statuses())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// The edge is told the new container's address once it answers.
+	for want := h.containerAddr(id, staticPort); h.upstream(id) != want; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("upstream = %v, want the new container's %v", h.upstream(id), want)
+		}
+	}
+
+	// Deleting removes everything of the site.
+	site.Deleting, site.Generation = true, 3
+	h.r.Apply(t.Context(), &berthv1.DesiredState{Revision: 3, Sites: []*berthv1.SiteAssignment{site}})
+	h.waitFor(id, func(st *berthv1.SiteStatus) bool { return st.GetRemoved() })
+	if _, err := h.rt.InspectContainer(t.Context(), containerName(id)); err == nil {
+		t.Error("container still exists after deletion")
+	}
+	nets, err := h.rt.ListNetworks(t.Context(), map[string]string{LabelSite: id})
+	if err != nil || len(nets) != 0 {
+		t.Errorf("networks after deletion: %v %v", nets, err)
+	}
+	if _, err := os.Stat(h.r.siteDir(id)); !os.IsNotExist(err) {
+		t.Errorf("site files still on disk: %v", err)
+	}
+	if addr := h.upstream(id); addr.IsValid() {
+		t.Errorf("upstream after deletion = %v, want none", addr)
+	}
+}
+
+func TestMissingImageIsTerminal(t *testing.T) {
+	h := newHarness(t)
+	h.r.o.Images.Static = "berth/does-not-exist:dev"
+	id := siteID()
+	t.Cleanup(func() { h.rt.RemoveNetwork(context.Background(), networkName(id)) })
+	h.r.Apply(t.Context(), &berthv1.DesiredState{Revision: 1, Sites: []*berthv1.SiteAssignment{{SiteId: id, Kind: berthv1.SiteKind_SITE_KIND_STATIC,
+		Generation: 1, Domains: []string{"x.test"}, Resources: &berthv1.Resources{MemoryMib: 64, CpuMillicores: 100}}}})
+	st := h.waitFor(id, func(st *berthv1.SiteStatus) bool { return st.GetState() == berthv1.SiteState_SITE_STATE_FAILED })
+	if msg := st.GetConditions()[0].GetMessage(); !strings.Contains(msg, "make images") {
+		t.Errorf("failure message %q does not tell to run make images", msg)
+	}
+}

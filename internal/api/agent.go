@@ -1,0 +1,446 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"net"
+	"slices"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fixaroo/berth/internal/auth"
+	"github.com/fixaroo/berth/internal/fleet"
+	"github.com/fixaroo/berth/internal/store"
+	"github.com/fixaroo/berth/internal/validate"
+	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+)
+
+type agentService struct {
+	*API
+	berthv1.UnimplementedAgentServiceServer
+}
+
+// maxProbeBatch bounds the probe results in one message.
+const maxProbeBatch = 5000
+
+var errJoinToken = status.Error(codes.Unauthenticated,
+	"the join token is invalid, expired or already used: make a new one with `berth node join-token`")
+
+// controlPlaneConditions are the site conditions the control plane owns;
+// every other condition is the node's to report.
+// Certificates is derived from the certificate status the node reports.
+var controlPlaneConditions = []string{"Scheduled", "Deleting", "NodeReady", "Certificates"}
+
+// JoinTokenCAHash returns the part of a join token that pins berthd's CA:
+// the hex SHA-256 of its certificate, so that a new node can verify berthd
+// before it has any certificate of its own.
+func JoinTokenCAHash(ca *x509.Certificate) string {
+	h := sha256.Sum256(ca.Raw)
+	return hex.EncodeToString(h[:])
+}
+
+func (s agentService) Join(ctx context.Context, req *berthv1.JoinRequest) (*berthv1.JoinResponse, error) {
+	if !auth.LooksLikeToken(req.GetJoinToken(), auth.JoinTokenPrefix) {
+		return nil, errJoinToken
+	}
+	name := req.GetNodeName()
+	if err := validate.LabelValue("node_name", name); err != nil {
+		return nil, err
+	}
+	facts := req.GetFacts()
+	if err := validateFacts(facts); err != nil {
+		return nil, err
+	}
+	csr, err := x509.ParseCertificateRequest(req.GetCsrDer())
+	if err != nil || csr.CheckSignature() != nil {
+		return nil, &validate.Error{Field: "csr_der", Msg: "is not a valid, signed PKCS #10 certificate request"}
+	}
+	now := s.now()
+	node := &store.Node{
+		ID: store.NewID("node", now), Name: name, State: store.NodeStateReady,
+		CreateTime: now, LastHeartbeatTime: now,
+	}
+	applyFacts(node, facts)
+	certDER, err := s.ca.SignClientCSR(req.GetCsrDer(), node.ID, s.nodeCertTTL, now)
+	if err != nil {
+		return nil, &validate.Error{Field: "csr_der", Msg: err.Error()}
+	}
+	setResource(ctx, node.ID, "")
+	ci := callInfoFrom(ctx)
+	ci.principal = &auth.Principal{Role: store.RoleNode, NodeID: node.ID}
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.ConsumeJoinToken(auth.HashToken(req.GetJoinToken()), now); errors.Is(err, store.ErrNotFound) {
+			return errJoinToken
+		} else if err != nil {
+			return err
+		}
+		if err := tx.CreateNode(node); err != nil {
+			return err
+		}
+		return s.auditInTx(ctx, tx, node.ID, "")
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("node joined", "node_id", node.ID, "node_name", name)
+	return &berthv1.JoinResponse{NodeId: node.ID, CertificateDer: certDER, CaPem: s.ca.CertPEM()}, nil
+}
+
+func validateFacts(f *berthv1.NodeFacts) error {
+	if f.GetCpuMillicores() <= 0 || f.GetMemoryMib() <= 0 {
+		return &validate.Error{Field: "facts", Msg: "must report the node's CPU and memory"}
+	}
+	if len(f.GetLabels()) > 32 {
+		return &validate.Error{Field: "facts.labels", Msg: "at most 32 labels"}
+	}
+	for k, v := range f.GetLabels() {
+		if err := validate.LabelValue("facts.labels key", k); err != nil {
+			return err
+		}
+		if err := validate.LabelValue("facts.labels["+k+"]", v); err != nil {
+			return err
+		}
+	}
+	if len(f.GetAgentVersion()) > 100 || len(f.GetDockerVersion()) > 100 || len(f.GetHostname()) > 255 {
+		return &validate.Error{Field: "facts", Msg: "version or host name too long"}
+	}
+	return nil
+}
+
+func applyFacts(n *store.Node, f *berthv1.NodeFacts) {
+	n.CPUMillicores, n.MemoryMiB, n.DiskMiB = f.GetCpuMillicores(), f.GetMemoryMib(), f.GetDiskMib()
+	n.AgentVersion, n.DockerVersion = f.GetAgentVersion(), f.GetDockerVersion()
+	n.Labels = maps.Clone(f.GetLabels())
+}
+
+func (s agentService) RenewCertificate(ctx context.Context, req *berthv1.RenewCertificateRequest) (*berthv1.RenewCertificateResponse, error) {
+	p := auth.FromContext(ctx)
+	setResource(ctx, p.NodeID, "")
+	certDER, err := s.ca.SignClientCSR(req.GetCsrDer(), p.NodeID, s.nodeCertTTL, s.now())
+	if err != nil {
+		return nil, &validate.Error{Field: "csr_der", Msg: err.Error()}
+	}
+	err = s.store.Update(ctx, func(tx store.Tx) error { return s.auditInTx(ctx, tx, p.NodeID, "") })
+	if err != nil {
+		return nil, err
+	}
+	return &berthv1.RenewCertificateResponse{CertificateDer: certDER}, nil
+}
+
+func (s agentService) Connect(stream berthv1.AgentService_ConnectServer) error {
+	ctx := stream.Context()
+	nodeID := auth.FromContext(ctx).NodeID
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	hello := first.GetHello()
+	if hello == nil {
+		return status.Error(codes.InvalidArgument, "the first message of a session must be a hello")
+	}
+	if err := validateFacts(hello.GetFacts()); err != nil {
+		return err
+	}
+	if addr := hello.GetEdgeAddress(); addr != "" {
+		if _, _, err := net.SplitHostPort(addr); err != nil || len(addr) > 255 {
+			return &validate.Error{Field: "hello.edge_address", Value: addr, Msg: "must be host:port"}
+		}
+	}
+	if err := s.nodeSeen(ctx, nodeID, hello.GetFacts(), hello.GetEdgeAddress()); err != nil {
+		return err
+	}
+	log := s.log.With("node_id", nodeID)
+	log.Info("node connected")
+	defer log.Info("node disconnected")
+	// Log readers reach the node through this stream while it lasts.
+	sess := s.logs.attach(nodeID)
+	defer s.logs.detach(nodeID, sess)
+
+	ids, cancel := s.store.SubscribeSites()
+	defer cancel()
+	recvErr := make(chan error, 1)
+	// acks carries the highest stored probe result seq to the sending loop.
+	acks := make(chan uint64, 1)
+	go func() {
+		for {
+			msg, err := stream.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			if err := s.handleAgentMessage(ctx, nodeID, msg, acks); err != nil {
+				recvErr <- err
+				return
+			}
+		}
+	}()
+
+	resync := time.NewTicker(s.watchResync)
+	defer resync.Stop()
+	var sent uint64
+	for {
+		ds, err := s.desiredState(ctx, nodeID)
+		if err != nil {
+			return err
+		}
+		if ds.Revision != sent {
+			if err := stream.Send(&berthv1.ConnectResponse{Msg: &berthv1.ConnectResponse_DesiredState{DesiredState: ds}}); err != nil {
+				return err
+			}
+			sent = ds.Revision
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.closed:
+			return errServerClosing
+		case err := <-recvErr:
+			return err
+		case seq := <-acks:
+			if err := stream.Send(&berthv1.ConnectResponse{Msg: &berthv1.ConnectResponse_ProbeAck{ProbeAck: &berthv1.ProbeAck{Seq: seq}}}); err != nil {
+				return err
+			}
+		case lr := <-sess.requests:
+			if err := stream.Send(&berthv1.ConnectResponse{Msg: &berthv1.ConnectResponse_LogsRequest{LogsRequest: lr}}); err != nil {
+				return err
+			}
+		case <-ids:
+			// Coalesce a burst of changes into one recomputation.
+			for len(ids) > 0 {
+				<-ids
+			}
+		case <-resync.C:
+		}
+	}
+}
+
+// nodeSeen records a hello or heartbeat: facts (when given), the heartbeat
+// time, and a NOT_READY node becoming READY again.
+func (s agentService) nodeSeen(ctx context.Context, nodeID string, facts *berthv1.NodeFacts, edge string) error {
+	return s.store.Update(ctx, func(tx store.Tx) error {
+		n, err := tx.GetNode(nodeID)
+		if err != nil {
+			return err
+		}
+		if facts != nil {
+			applyFacts(n, facts)
+		}
+		if edge != "" {
+			n.EdgeAddress = edge
+		}
+		n.LastHeartbeatTime = s.now()
+		if n.State == store.NodeStateNotReady {
+			n.State = store.NodeStateReady
+			if err := fleet.SetNodeReady(tx, n.ID, true, "node "+n.Name+" is heartbeating again", n.LastHeartbeatTime); err != nil {
+				return err
+			}
+		}
+		return tx.UpdateNode(n)
+	})
+}
+
+func (s agentService) handleAgentMessage(ctx context.Context, nodeID string, msg *berthv1.ConnectRequest, acks chan uint64) error {
+	switch m := msg.GetMsg().(type) {
+	case *berthv1.ConnectRequest_ProbeResults:
+		if s.monitor == nil {
+			return nil
+		}
+		if n := len(m.ProbeResults.GetResults()); n > maxProbeBatch {
+			return status.Errorf(codes.InvalidArgument, "%d probe results in one message; send at most %d", n, maxProbeBatch)
+		}
+		seq, err := s.monitor.Ingest(ctx, nodeID, m.ProbeResults.GetResults())
+		if err != nil {
+			return err
+		}
+		// Keep only the newest ack if the sender has not taken the last.
+		select {
+		case <-acks:
+		default:
+		}
+		acks <- seq
+		return nil
+	case *berthv1.ConnectRequest_Heartbeat:
+		return s.nodeSeen(ctx, nodeID, nil, "")
+	case *berthv1.ConnectRequest_Status:
+		for _, st := range m.Status.GetSites() {
+			if err := s.applySiteStatus(ctx, nodeID, st); err != nil {
+				return err
+			}
+		}
+		return nil
+	case *berthv1.ConnectRequest_Hello:
+		return status.Error(codes.InvalidArgument, "hello may be sent only once per session")
+	default:
+		return status.Error(codes.InvalidArgument, "unknown message")
+	}
+}
+
+// applySiteStatus records what a node observed of one of its own sites.
+// Reports about sites placed elsewhere are ignored: a node reports only for
+// itself.
+func (s agentService) applySiteStatus(ctx context.Context, nodeID string, st *berthv1.SiteStatus) error {
+	if validate.ID("site_id", "site", st.GetSiteId()) != nil {
+		return nil
+	}
+	return s.store.Update(ctx, func(tx store.Tx) error {
+		site, err := tx.GetSite(st.GetSiteId())
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if site.NodeID != nodeID || st.GetObservedGeneration() < site.ObservedGeneration {
+			return nil
+		}
+		now := s.now()
+		if st.GetRemoved() {
+			if site.State != store.SiteStateDeleting {
+				return nil
+			}
+			if err := tx.DeleteSite(site.ID); err != nil {
+				return err
+			}
+			return tx.AppendAuditEvent(&store.AuditEvent{ID: store.NewID("evt", now), Time: now, Actor: "node:" + nodeID,
+				Method: "site removed from node", ResourceID: site.ID, ClientID: site.ClientID, Code: codes.OK.String()})
+		}
+		before := *site
+		before.Conditions = slices.Clone(site.Conditions)
+		if site.State != store.SiteStateDeleting {
+			if state, ok := siteStateFromProto(st.GetState()); ok && state != store.SiteStatePending && state != store.SiteStateDeleting {
+				site.State = state
+			}
+		}
+		site.ObservedGeneration = st.GetObservedGeneration()
+		conds := slices.DeleteFunc(slices.Clone(site.Conditions), func(c store.Condition) bool {
+			return !slices.Contains(controlPlaneConditions, c.Type)
+		})
+		for _, c := range st.GetConditions() {
+			if slices.Contains(controlPlaneConditions, c.GetType()) || len(conds) >= 16 {
+				continue
+			}
+			conds = append(conds, store.Condition{Type: truncate(c.GetType(), 64), Status: truncate(c.GetStatus(), 16),
+				Reason: truncate(c.GetReason(), 64), Message: truncate(c.GetMessage(), 1024), LastTransitionTime: c.GetLastTransitionTime().AsTime()})
+		}
+		site.Certificates = certificateStatuses(site, st.GetCertificates())
+		conds = slices.DeleteFunc(conds, func(c store.Condition) bool { return c.Type == "Certificates" })
+		if c, ok := certificateCondition(site.Certificates, now); ok {
+			if i := slices.IndexFunc(before.Conditions, func(o store.Condition) bool { return o.Type == c.Type }); i >= 0 {
+				if old := before.Conditions[i]; old.Status == c.Status && old.Message == c.Message {
+					c.LastTransitionTime = old.LastTransitionTime
+				}
+			}
+			conds = append(conds, c)
+		}
+		site.Conditions = conds
+		if site.State == before.State && site.ObservedGeneration == before.ObservedGeneration &&
+			slices.Equal(site.Conditions, before.Conditions) && slices.Equal(site.Certificates, before.Certificates) {
+			return nil
+		}
+		site.UpdateTime = now
+		return tx.UpdateSite(site)
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// desiredState is everything the node should run, with a revision that
+// changes whenever the content does.
+func (s agentService) desiredState(ctx context.Context, nodeID string) (*berthv1.DesiredState, error) {
+	ds := &berthv1.DesiredState{}
+	err := s.store.View(ctx, func(tx store.ReadTx) error {
+		if s.monitor != nil {
+			var err error
+			if ds.Probes, err = s.monitor.Assignments(tx, nodeID); err != nil {
+				return err
+			}
+		}
+		return eachNodeSite(tx, nodeID, func(site *store.Site) error {
+			var rel *store.Release
+			if site.ReleaseID != "" {
+				var err error
+				if rel, err = tx.GetRelease(site.ReleaseID); err != nil {
+					return fmt.Errorf("release of site %s: %w", site.ID, err)
+				}
+			}
+			ds.Sites = append(ds.Sites, assignment(site, rel))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(ds)
+	if err != nil {
+		return nil, fmt.Errorf("marshal desired state: %w", err)
+	}
+	h := fnv.New64a()
+	h.Write(b)
+	ds.Revision = h.Sum64() | 1 // never 0, which means "nothing applied"
+	return ds, nil
+}
+
+// eachNodeSite calls fn with every site placed on the node, in id order.
+func eachNodeSite(tx store.ReadTx, nodeID string, fn func(*store.Site) error) error {
+	page := store.Page{Limit: 1000}
+	for {
+		sites, err := tx.ListSites(store.SiteFilter{NodeID: nodeID}, page)
+		if err != nil {
+			return err
+		}
+		for _, site := range sites {
+			if err := fn(site); err != nil {
+				return err
+			}
+		}
+		if len(sites) < page.Limit {
+			return nil
+		}
+		page.After = sites[len(sites)-1].ID
+	}
+}
+
+// assignment is what a node needs to run site s; rel is the release the
+// site serves (nil for none).
+// nodeSecrets are the secrets a node needs to run a site; bookkeeping such
+// as when the admin password was shown stays in the control plane.
+func nodeSecrets(all map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, k := range []string{"db_password", "admin_password"} {
+		if v, ok := all[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func assignment(s *store.Site, rel *store.Release) *berthv1.SiteAssignment {
+	a := &berthv1.SiteAssignment{
+		SiteId: s.ID, ClientId: s.ClientID, Name: s.Name, Kind: siteKinds[s.Kind], Generation: s.Generation,
+		Domains:   s.Domains(),
+		Resources: &berthv1.Resources{MemoryMib: s.MemoryMiB, CpuMillicores: s.CPUMillicores},
+		Secrets:   nodeSecrets(s.Secrets),
+		Deleting:  s.State == store.SiteStateDeleting,
+		Hsts:      s.HSTS, RedirectAliases: s.RedirectAliases,
+	}
+	if s.Kind == store.SiteKindWordPress {
+		a.Wordpress = &berthv1.WordPressSpec{Title: s.WPTitle, AdminEmail: s.WPAdminEmail}
+	}
+	if rel != nil {
+		a.ReleaseId, a.ReleaseDigest = rel.ID, rel.Digest
+	}
+	return a
+}

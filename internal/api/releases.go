@@ -1,0 +1,462 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/fixaroo/berth/agents/release"
+	"github.com/fixaroo/berth/internal/auth"
+	"github.com/fixaroo/berth/internal/blobs"
+	"github.com/fixaroo/berth/internal/store"
+	"github.com/fixaroo/berth/internal/validate"
+	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+)
+
+type releaseService struct {
+	*API
+	berthv1.UnimplementedReleaseServiceServer
+}
+
+const (
+	// chunkSize is the size of the chunks FetchRelease sends.
+	chunkSize = 1 << 20
+	// Limits of an unpacked release, checked at upload; the node applies
+	// the same when it installs the release.
+	maxReleaseBytes = 512 << 20
+	maxReleaseFiles = 100_000
+	// maxConcurrentChecks bounds how many uploads are unpacked at once, each
+	// up to maxReleaseBytes on disk.
+	maxConcurrentChecks = 4
+)
+
+var errNoBlobs = status.Error(codes.FailedPrecondition, "this berthd has no release storage configured")
+
+// releaseSite reads the static site that a release call names, in tx. A
+// site the caller may not see is NotFound; forUpdate also refuses a site
+// that is being deleted.
+func (a *API) releaseSite(ctx context.Context, tx store.ReadTx, id string, forUpdate bool) (*store.Site, error) {
+	site, err := tx.GetSite(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound("site", id)
+	} else if err != nil {
+		return nil, err
+	}
+	if !auth.FromContext(ctx).MayAccessClient(site.ClientID) {
+		return nil, deny(ctx, "site", id)
+	}
+	setResource(ctx, id, site.ClientID)
+	if site.Kind != store.SiteKindStatic {
+		return nil, fmt.Errorf("site %q is a %s site; releases are for STATIC sites: %w",
+			id, strings.ToUpper(string(site.Kind)), errFailedPrecondition)
+	}
+	if forUpdate && site.State == store.SiteStateDeleting {
+		return nil, fmt.Errorf("site %q is being deleted: %w", id, errFailedPrecondition)
+	}
+	return site, nil
+}
+
+// siteRelease reads release relID of site siteID; a release of another
+// site is NotFound.
+func siteRelease(tx store.ReadTx, siteID, relID string) (*store.Release, error) {
+	rel, err := tx.GetRelease(relID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && rel.SiteID != siteID) {
+		return nil, notFound("release", relID)
+	}
+	return rel, err
+}
+
+func (s releaseService) CreateRelease(stream berthv1.ReleaseService_CreateReleaseServer) error {
+	ctx := stream.Context()
+	if s.blobs == nil {
+		return errNoBlobs
+	}
+	first, err := stream.Recv()
+	if errors.Is(err, io.EOF) {
+		return status.Error(codes.InvalidArgument, "send a header naming the site first, then the bundle in chunks")
+	} else if err != nil {
+		return err
+	}
+	hdr := first.GetHeader()
+	if hdr == nil {
+		return status.Error(codes.InvalidArgument, "the first message must be the header naming the site; the bundle follows in chunks")
+	}
+	siteID := hdr.GetSiteId()
+	if err := validate.ID("header.site_id", "site", siteID); err != nil {
+		return err
+	}
+	// Check access before accepting any bytes.
+	err = s.store.View(ctx, func(tx store.ReadTx) error {
+		_, err := s.releaseSite(ctx, tx, siteID, true)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+
+	digest, size, err := s.blobs.Write(&uploadReader{stream: stream})
+	if err != nil {
+		var st interface{ GRPCStatus() *status.Status }
+		switch {
+		case errors.Is(err, blobs.ErrTooLarge):
+			return status.Errorf(codes.InvalidArgument, "the bundle is larger than %s (compressed), the most this berthd accepts: make the site smaller", sizeText(s.blobs.MaxBytes()))
+		case errors.As(err, &st):
+			return st.GRPCStatus().Err()
+		}
+		return err
+	}
+	rel, site, err := s.recordRelease(ctx, digest, size, siteID, !hdr.GetNoActivate())
+	s.blobs.Unpin(digest)
+	if err != nil {
+		s.removeBlobIfUnused(digest)
+		return err
+	}
+	s.log.Info("release created", "site_id", siteID, "release_id", rel.ID, "digest", digest, "size_bytes", size)
+	return stream.SendAndClose(&berthv1.CreateReleaseResponse{Release: releaseToProto(rel), Site: siteToProto(site)})
+}
+
+// recordRelease checks the stored bundle and records it as a release of
+// the site, which switches to it if activate is set.
+func (s releaseService) recordRelease(ctx context.Context, digest string, size int64, siteID string, activate bool) (*store.Release, *store.Site, error) {
+	if size == 0 {
+		return nil, nil, status.Error(codes.InvalidArgument, "the bundle is empty: send a tar.gz of the site's files")
+	}
+	stats, err := s.checkBundle(ctx, digest)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.now()
+	rel := &store.Release{
+		ID: store.NewID("rel", now), SiteID: siteID, Digest: digest, SizeBytes: size,
+		Files: stats.Files, UnpackedBytes: stats.Bytes,
+		CreatedBy: auth.FromContext(ctx).Actor(), CreateTime: now,
+	}
+	var site *store.Site
+	err = s.store.Update(ctx, func(tx store.Tx) (err error) {
+		if site, err = s.releaseSite(ctx, tx, siteID, true); err != nil {
+			return err
+		}
+		if err := tx.CreateRelease(rel); err != nil {
+			return err
+		}
+		if activate {
+			site.ReleaseID = rel.ID
+			site.Generation++
+			site.UpdateTime = now
+			if err := tx.UpdateSite(site); err != nil {
+				return err
+			}
+		}
+		return s.auditInTx(ctx, tx, siteID, site.ClientID)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return rel, site, nil
+}
+
+// checkBundle unpacks the stored bundle into a scratch directory with the
+// same checks and limits as the node, counts what it holds, and removes it.
+func (s releaseService) checkBundle(ctx context.Context, digest string) (release.Stats, error) {
+	select {
+	case s.checks <- struct{}{}:
+		defer func() { <-s.checks }()
+	case <-ctx.Done():
+		return release.Stats{}, ctx.Err()
+	}
+	tmp, err := os.MkdirTemp(s.scratchDir, "release-check-*")
+	if err != nil {
+		return release.Stats{}, fmt.Errorf("check bundle: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	rc, err := s.blobs.Open(digest)
+	if err != nil {
+		return release.Stats{}, err
+	}
+	defer rc.Close()
+	stats, err := release.Unpack(ctx, rc, filepath.Join(tmp, "release"), release.Limits{
+		MaxBytes: maxReleaseBytes, MaxFiles: maxReleaseFiles, MaxCompressedBytes: s.blobs.MaxBytes(),
+	})
+	if err != nil {
+		if msg, ok := bundleProblem(err); ok {
+			return release.Stats{}, status.Error(codes.InvalidArgument, msg)
+		}
+		return release.Stats{}, fmt.Errorf("check bundle: %w", err)
+	}
+	return stats, nil
+}
+
+// bundleProblem turns an Unpack error caused by the bundle itself into a
+// message for the uploader; ok is false for other failures (disk full).
+func bundleProblem(err error) (msg string, ok bool) {
+	msg = err.Error()
+	switch {
+	case errors.Is(err, release.ErrCorrupt):
+		msg = strings.TrimPrefix(msg, release.ErrCorrupt.Error()+": ")
+		return "the bundle is not a complete gzip-compressed tar archive: " + msg, true
+	case errors.Is(err, release.ErrUnsafe), errors.Is(err, release.ErrTooLarge):
+		msg = strings.TrimSuffix(strings.TrimSuffix(msg, ": "+release.ErrUnsafe.Error()), ": "+release.ErrTooLarge.Error())
+		return "bundle rejected: " + msg, true
+	}
+	return "", false
+}
+
+// removeBlobIfUnused removes a bundle that no release refers to and no
+// upload has pinned. Failures are logged: a leftover blob wastes space but
+// breaks nothing.
+func (a *API) removeBlobIfUnused(digest string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := a.blobs.RemoveUnused(digest, func() (bool, error) { return a.digestInUse(ctx, digest) })
+	if err != nil {
+		a.log.Error("remove unused release bundle", "digest", digest, "err", err)
+	}
+}
+
+// digestInUse reports whether any release refers to digest. The store has
+// no index by digest in its interface, so this walks every site's
+// releases; it runs only when a release is deleted or an upload fails.
+func (a *API) digestInUse(ctx context.Context, digest string) (bool, error) {
+	used := false
+	err := a.store.View(ctx, func(tx store.ReadTx) error {
+		sites := store.Page{Limit: 1000}
+		for {
+			list, err := tx.ListSites(store.SiteFilter{}, sites)
+			if err != nil {
+				return err
+			}
+			for _, site := range list {
+				if site.Kind != store.SiteKindStatic {
+					continue
+				}
+				rels := store.Page{Limit: 1000}
+				for {
+					page, err := tx.ListReleases(site.ID, rels)
+					if err != nil {
+						return err
+					}
+					for _, r := range page {
+						if r.Digest == digest {
+							used = true
+							return nil
+						}
+					}
+					if len(page) < rels.Limit {
+						break
+					}
+					rels.After = page[len(page)-1].ID
+				}
+			}
+			if len(list) < sites.Limit {
+				return nil
+			}
+			sites.After = list[len(list)-1].ID
+		}
+	})
+	return used, err
+}
+
+// uploadReader reads the chunks of a CreateRelease stream.
+type uploadReader struct {
+	stream berthv1.ReleaseService_CreateReleaseServer
+	buf    []byte
+}
+
+func (r *uploadReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		msg, err := r.stream.Recv()
+		if err != nil {
+			return 0, err // io.EOF at the end of the upload
+		}
+		c, ok := msg.GetMsg().(*berthv1.CreateReleaseRequest_Chunk)
+		if !ok {
+			return 0, status.Error(codes.InvalidArgument, "only the first message may be a header; send the bundle as chunks")
+		}
+		r.buf = c.Chunk
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+func (s releaseService) ListReleases(ctx context.Context, req *berthv1.ListReleasesRequest) (*berthv1.ListReleasesResponse, error) {
+	siteID := req.GetSiteId()
+	if err := validate.ID("site_id", "site", siteID); err != nil {
+		return nil, err
+	}
+	page, n, err := pageFromRequest(req.GetPageSize(), req.GetPageToken(), "rel")
+	if err != nil {
+		return nil, err
+	}
+	var (
+		site *store.Site
+		list []*store.Release
+	)
+	err = s.store.View(ctx, func(tx store.ReadTx) (err error) {
+		if site, err = s.releaseSite(ctx, tx, siteID, false); err != nil {
+			return err
+		}
+		list, err = tx.ListReleases(siteID, page)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	list, next := pageOf(list, n, func(r *store.Release) string { return r.ID })
+	resp := &berthv1.ListReleasesResponse{NextPageToken: next, CurrentReleaseId: site.ReleaseID}
+	for _, r := range list {
+		resp.Releases = append(resp.Releases, releaseToProto(r))
+	}
+	return resp, nil
+}
+
+func (s releaseService) ActivateRelease(ctx context.Context, req *berthv1.ActivateReleaseRequest) (*berthv1.ActivateReleaseResponse, error) {
+	siteID, relID := req.GetSiteId(), req.GetReleaseId()
+	if err := validate.ID("site_id", "site", siteID); err != nil {
+		return nil, err
+	}
+	if err := validate.ID("release_id", "rel", relID); err != nil {
+		return nil, err
+	}
+	var site *store.Site
+	err := s.store.Update(ctx, func(tx store.Tx) (err error) {
+		if site, err = s.releaseSite(ctx, tx, siteID, true); err != nil {
+			return err
+		}
+		if _, err := siteRelease(tx, siteID, relID); err != nil {
+			return err
+		}
+		if site.ReleaseID != relID {
+			site.ReleaseID = relID
+			site.Generation++
+			site.UpdateTime = s.now()
+			if err := tx.UpdateSite(site); err != nil {
+				return err
+			}
+		}
+		return s.auditInTx(ctx, tx, siteID, site.ClientID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &berthv1.ActivateReleaseResponse{Site: siteToProto(site)}, nil
+}
+
+func (s releaseService) DeleteRelease(ctx context.Context, req *berthv1.DeleteReleaseRequest) (*berthv1.DeleteReleaseResponse, error) {
+	siteID, relID := req.GetSiteId(), req.GetReleaseId()
+	if err := validate.ID("site_id", "site", siteID); err != nil {
+		return nil, err
+	}
+	if err := validate.ID("release_id", "rel", relID); err != nil {
+		return nil, err
+	}
+	if s.blobs == nil {
+		return nil, errNoBlobs
+	}
+	var rel *store.Release
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		site, err := s.releaseSite(ctx, tx, siteID, false)
+		if err != nil {
+			return err
+		}
+		if rel, err = siteRelease(tx, siteID, relID); err != nil {
+			return err
+		}
+		if site.ReleaseID == relID {
+			return fmt.Errorf("release %q is the one site %q serves: activate another release first (`berth site rollback %s`): %w",
+				relID, siteID, siteID, errFailedPrecondition)
+		}
+		if err := tx.DeleteRelease(relID); err != nil {
+			return err
+		}
+		return s.auditInTx(ctx, tx, siteID, site.ClientID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.removeBlobIfUnused(rel.Digest)
+	return &berthv1.DeleteReleaseResponse{}, nil
+}
+
+// FetchRelease streams the bundle of a release to the node its site is
+// placed on.
+func (s agentService) FetchRelease(req *berthv1.FetchReleaseRequest, stream berthv1.AgentService_FetchReleaseServer) error {
+	ctx := stream.Context()
+	nodeID := auth.FromContext(ctx).NodeID
+	id := req.GetReleaseId()
+	if err := validate.ID("release_id", "rel", id); err != nil {
+		return err
+	}
+	if s.blobs == nil {
+		return errNoBlobs
+	}
+	var rel *store.Release
+	err := s.store.View(ctx, func(tx store.ReadTx) (err error) {
+		rel, err = tx.GetRelease(id)
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("release", id)
+		} else if err != nil {
+			return err
+		}
+		site, err := tx.GetSite(rel.SiteID)
+		if err != nil {
+			return err
+		}
+		if site.NodeID == "" || site.NodeID != nodeID {
+			return deny(ctx, "release", id)
+		}
+		setResource(ctx, id, site.ClientID)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	rc, err := s.blobs.Open(rel.Digest)
+	if err != nil {
+		return fmt.Errorf("bundle of release %s: %w", id, err)
+	}
+	defer rc.Close()
+	buf := make([]byte, chunkSize)
+	for {
+		n, err := io.ReadFull(rc, buf)
+		if n > 0 {
+			// Send marshals the message before it returns, so buf is free again.
+			if err := stream.Send(&berthv1.FetchReleaseResponse{Chunk: buf[:n]}); err != nil {
+				return err
+			}
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read bundle of release %s: %w", id, err)
+		}
+	}
+}
+
+// sizeText writes a limit in the largest binary unit that divides it.
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+func releaseToProto(r *store.Release) *berthv1.Release {
+	return &berthv1.Release{
+		Id: r.ID, SiteId: r.SiteID, Digest: r.Digest, SizeBytes: r.SizeBytes,
+		Files: int32(r.Files), UnpackedBytes: r.UnpackedBytes,
+		CreatedBy: r.CreatedBy, CreateTime: ts(r.CreateTime),
+	}
+}
