@@ -12,6 +12,11 @@
 // when ctx has an earlier deadline; none uses a fixed sleep to wait for a
 // page.
 //
+// The browser reaches only loopback addresses, through a proxy of this
+// package that also maps the names of Options.Hosts. As root, Chromium runs
+// in a network namespace of its own, so that the network changes a Docker
+// engine makes on the host do not abort its page loads.
+//
 // Chromium comes from Debian (`apt-get install chromium fonts-liberation`;
 // `make test` installs both when run as root). Without it, New fails the
 // test, except under -short outside CI, where it skips.
@@ -25,6 +30,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -52,11 +58,13 @@ type Options struct {
 	// is ignored (--ignore-certificate-errors), which is what loopback
 	// servers with self-signed certificates need.
 	CACertPEM []byte
-	// HostRules maps names to addresses, in the syntax of Chromium's
-	// --host-resolver-rules: "MAP *.test 127.0.0.1, MAP berth.test 127.0.0.1".
-	// The rules apply to every request, so a test can reach a loopback
-	// server by the name a page or a cookie expects.
-	HostRules string
+	// Hosts maps names to addresses: "app.test" → "127.0.0.1" maps that
+	// name, "*.test" → "127.0.0.1" every name under test. (The longest
+	// match wins.) They apply to every request, so a test can reach a
+	// loopback server by the name a page or a cookie expects. Other names
+	// resolve as the system resolves them, and only loopback addresses are
+	// reachable.
+	Hosts map[string]string
 	// Width and Height are the window size; 0 means 1280×800.
 	Width, Height int
 }
@@ -64,8 +72,9 @@ type Options struct {
 // Browser is one headless Chromium process: one user. Its methods and the
 // helpers of this package are safe for concurrent use from several tabs.
 type Browser struct {
-	ctx  context.Context // the browser's first tab; NewTab derives from it
-	path string
+	ctx      context.Context // the browser's first tab; NewTab derives from it
+	path     string
+	isolated bool // in a network namespace of its own
 
 	mu     sync.Mutex      // guards the field below
 	logged map[string]bool // tests whose screenshot directory was logged
@@ -115,7 +124,6 @@ func Start(t testing.TB, opts Options) *Browser {
 		chromedp.Flag("disable-default-apps", true),
 		chromedp.Flag("disable-extensions", true),
 		chromedp.Flag("disable-breakpad", true),
-		chromedp.Flag("no-proxy-server", true),
 		chromedp.Flag("password-store", "basic"),
 		chromedp.Flag("force-color-profile", "srgb"),
 		chromedp.WindowSize(w, h),
@@ -129,9 +137,27 @@ func Start(t testing.TB, opts Options) *Browser {
 	} else {
 		allocOpts = append(allocOpts, chromedp.IgnoreCertErrors)
 	}
-	if opts.HostRules != "" {
-		allocOpts = append(allocOpts, chromedp.Flag("host-resolver-rules", opts.HostRules))
+	// Every request goes through the proxy; see proxy and netns_linux.go.
+	p := newProxy(opts.Hosts)
+	t.Cleanup(p.close)
+	isolated := canIsolate()
+	proxyAddr := isolatedProxyAddr
+	if isolated {
+		allocOpts = append(allocOpts, chromedp.ModifyCmdFunc(isolateCmd))
+	} else {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("browsertest: proxy: %v", err)
+		}
+		p.serve(ln)
+		proxyAddr = ln.Addr().String()
+		t.Logf("browsertest: Chromium shares this machine's network (creating a network namespace needs root): " +
+			"a Docker network change can abort a page load with ERR_NETWORK_CHANGED")
 	}
+	allocOpts = append(allocOpts,
+		chromedp.Flag("proxy-server", "http://"+proxyAddr),
+		chromedp.Flag("proxy-bypass-list", "<-loopback>"),
+	)
 	var out strings.Builder
 	var outMu sync.Mutex
 	allocOpts = append(allocOpts, chromedp.CombinedOutput(lockedWriter{&outMu, &out}))
@@ -143,7 +169,7 @@ func Start(t testing.TB, opts Options) *Browser {
 			t.Logf("chromium: "+format, args...)
 		}
 	}))
-	b := &Browser{path: path, logged: map[string]bool{}}
+	b := &Browser{path: path, isolated: isolated, logged: map[string]bool{}}
 	b.ctx = context.WithValue(ctx, browserKey{}, b)
 	t.Cleanup(func() {
 		cancel()
@@ -155,8 +181,19 @@ func Start(t testing.TB, opts Options) *Browser {
 		defer outMu.Unlock()
 		t.Fatalf("start %s: %v\n%s", path, err, out.String())
 	}
+	if isolated {
+		ln, err := listenIn(chromedp.FromContext(b.ctx).Browser.Process().Pid, proxyAddr)
+		if err != nil {
+			t.Fatalf("browsertest: proxy: %v", err)
+		}
+		p.serve(ln)
+	}
 	return b
 }
+
+// isolatedProxyAddr is where the proxy listens in the browser's own network
+// namespace, which has nothing else: any port is free there.
+const isolatedProxyAddr = "127.0.0.1:3128"
 
 // lockedWriter serialises Chromium's stdout and stderr into one buffer.
 type lockedWriter struct {

@@ -64,7 +64,7 @@ func formPage() http.Handler {
 func TestBrowser(t *testing.T) {
 	ts := httptest.NewTLSServer(formPage())
 	defer ts.Close()
-	b := Start(t, Options{HostRules: "MAP *.test 127.0.0.1"})
+	b := Start(t, Options{Hosts: map[string]string{"*.test": "127.0.0.1"}})
 	ctx := b.NewTab(t)
 
 	// By a name the host rules map to the loopback server.
