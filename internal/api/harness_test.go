@@ -31,6 +31,7 @@ type server struct {
 	store   store.Store
 	ca      *pki.CA
 	blobs   *blobs.Store
+	api     *api.API
 	scratch string // api.Options.ScratchDir
 	addr    string
 	conn    *grpc.ClientConn
@@ -76,7 +77,7 @@ func newServer(t *testing.T, opts ...func(*api.Options)) *server {
 	}
 	go gs.Serve(lis)
 	t.Cleanup(func() { a.Close(); gs.Stop() })
-	s := &server{store: st, ca: ca, blobs: o.Blobs, scratch: o.ScratchDir, addr: lis.Addr().String()}
+	s := &server{store: st, ca: ca, blobs: o.Blobs, api: a, scratch: o.ScratchDir, addr: lis.Addr().String()}
 	s.conn = s.dial(t, nil)
 	return s
 }

@@ -221,47 +221,42 @@ func (a *API) removeBlobIfUnused(digest string) {
 	}
 }
 
-// digestInUse reports whether any release refers to digest. The store has
-// no index by digest in its interface, so this walks every site's
-// releases; it runs only when a release is deleted or an upload fails.
-func (a *API) digestInUse(ctx context.Context, digest string) (bool, error) {
-	used := false
-	err := a.store.View(ctx, func(tx store.ReadTx) error {
-		sites := store.Page{Limit: 1000}
-		for {
-			list, err := tx.ListSites(store.SiteFilter{}, sites)
-			if err != nil {
-				return err
-			}
-			for _, site := range list {
-				if site.Kind != store.SiteKindStatic {
-					continue
-				}
-				rels := store.Page{Limit: 1000}
-				for {
-					page, err := tx.ListReleases(site.ID, rels)
-					if err != nil {
-						return err
-					}
-					for _, r := range page {
-						if r.Digest == digest {
-							used = true
-							return nil
-						}
-					}
-					if len(page) < rels.Limit {
-						break
-					}
-					rels.After = page[len(page)-1].ID
-				}
-			}
-			if len(list) < sites.Limit {
-				return nil
-			}
-			sites.After = list[len(list)-1].ID
-		}
+// digestInUse reports whether any release refers to digest.
+func (a *API) digestInUse(ctx context.Context, digest string) (used bool, err error) {
+	err = a.store.View(ctx, func(tx store.ReadTx) error {
+		used, err = tx.ReleaseDigestInUse(digest)
+		return err
 	})
 	return used, err
+}
+
+// SweepBlobs removes every stored release bundle that no release refers to
+// and no upload has pinned: those of deleted sites, and any a crash left
+// between storing a bundle and recording its release. It returns how many
+// bundles it removed and the bytes they held. A nil Blobs store sweeps
+// nothing.
+func (a *API) SweepBlobs(ctx context.Context) (removed int, freed int64, err error) {
+	if a.blobs == nil {
+		return 0, 0, nil
+	}
+	stored, err := a.blobs.List()
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, b := range stored {
+		if err := ctx.Err(); err != nil {
+			return removed, freed, err
+		}
+		ok, err := a.blobs.RemoveUnused(b.Digest, func() (bool, error) { return a.digestInUse(ctx, b.Digest) })
+		if err != nil {
+			return removed, freed, fmt.Errorf("sweep release bundle %s: %w", b.Digest, err)
+		}
+		if ok {
+			removed++
+			freed += b.Size
+		}
+	}
+	return removed, freed, nil
 }
 
 // uploadReader reads the chunks of a CreateRelease stream.

@@ -275,6 +275,72 @@ func TestSharedBundleIsKept(t *testing.T) {
 	}
 }
 
+// TestSweepBlobs deletes sites and checks that SweepBlobs removes exactly
+// the bundles no release uses any more, a bundle a crash left unrecorded
+// among them, and never one that an upload in progress has pinned.
+func TestSweepBlobs(t *testing.T) {
+	s := newServer(t)
+	f := newFixture(t, s) // site A runs f.bundle on a node; site B is not placed
+	ctx := as(t, f.tokens[admin])
+	shared := tarGz(t, map[string]string{"index.html": "deployed to both sites"})
+	own := tarGz(t, map[string]string{"index.html": "only site B's"})
+	for _, u := range []struct {
+		site   string
+		bundle []byte
+	}{{f.a.siteID, shared}, {f.b.siteID, shared}, {f.b.siteID, own}} {
+		if _, err := upload(ctx, s.conn, u.site, false, u.bundle); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stray := []byte("a bundle stored just before a crash, its release never recorded")
+	strayDigest, _, err := s.blobs.Write(bytes.NewReader(stray))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.blobs.Unpin(strayDigest)
+	pinned, _, err := s.blobs.Write(strings.NewReader("an upload in progress"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.blobs.Unpin(pinned)
+
+	sweep := func(wantRemoved int, wantFreed int) {
+		t.Helper()
+		n, freed, err := s.api.SweepBlobs(context.Background())
+		if err != nil || n != wantRemoved || freed != int64(wantFreed) {
+			t.Errorf("SweepBlobs = %d, %d bytes, %v; want %d, %d bytes", n, freed, err, wantRemoved, wantFreed)
+		}
+	}
+	stored := func(step string, want ...string) {
+		t.Helper()
+		list, err := s.blobs.List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, b := range list {
+			got = append(got, b.Digest)
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: stored %v, want %v", step, got, want)
+		}
+	}
+
+	sweep(1, len(stray))
+	stored("after the first sweep", digestOf(f.bundle), digestOf(shared), digestOf(own), pinned)
+	if _, err := berthv1.NewSiteServiceClient(s.conn).DeleteSite(ctx, &berthv1.DeleteSiteRequest{Id: f.b.siteID}); err != nil {
+		t.Fatal(err)
+	}
+	sweep(1, len(own))
+	stored("after deleting site B, whose shared bundle site A also uses", digestOf(f.bundle), digestOf(shared), pinned)
+	// Site A is on a node: its row goes once the node reports it removed.
+	s.update(t, func(tx store.Tx) error { return tx.DeleteSite(f.a.siteID) })
+	sweep(2, len(f.bundle)+len(shared))
+	stored("after site A is gone too", pinned)
+}
+
 // TestCreateReleaseRejects checks bundles and streams that are refused:
 // nothing is left behind, neither a blob nor a release nor a scratch file.
 func TestCreateReleaseRejects(t *testing.T) {

@@ -209,6 +209,35 @@ func (s *Store) Exists(digest string) (bool, error) {
 	return err == nil, err
 }
 
+// Info describes a stored blob.
+type Info struct {
+	Digest string
+	Size   int64
+}
+
+// List returns every stored blob, in no particular order. Writes in
+// progress are not blobs yet and are not listed.
+func (s *Store) List() ([]Info, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("list blobs: %w", err)
+	}
+	var out []Info
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !ValidDigest(e.Name()) {
+			continue
+		}
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed since ReadDir
+		} else if err != nil {
+			return nil, fmt.Errorf("list blobs: %w", err)
+		}
+		out = append(out, Info{Digest: e.Name(), Size: fi.Size()})
+	}
+	return out, nil
+}
+
 // Remove deletes the blob with the given digest. Removing a blob that is
 // not stored is not an error.
 func (s *Store) Remove(digest string) error {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -190,5 +191,36 @@ func TestNewRemovesInterruptedWrites(t *testing.T) {
 	}
 	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
 		t.Errorf("interrupted write still there: %v", err)
+	}
+}
+
+// TestList lists stored blobs with their sizes, and neither a write in
+// progress nor a file that is not a blob.
+func TestList(t *testing.T) {
+	s, dir := newStore(t, 0)
+	want := map[string]int64{}
+	for _, data := range []string{"one bundle", "another, longer bundle"} {
+		digest, size, err := s.Write(strings.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Unpin(digest)
+		want[digest] = size
+	}
+	for _, name := range []string{".tmp-123", "README", strings.Repeat("A", 64)} {
+		if err := os.WriteFile(filepath.Join(dir, "sha256", name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := s.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, b := range list {
+		got[b.Digest] = b.Size
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("List = %v, want %v", got, want)
 	}
 }

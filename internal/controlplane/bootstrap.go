@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/fixaroo/berth/internal/api"
 	"github.com/fixaroo/berth/internal/atomicfile"
 	"github.com/fixaroo/berth/internal/auth"
 	"github.com/fixaroo/berth/internal/store"
@@ -56,8 +57,11 @@ func bootstrapAdmin(ctx context.Context, st store.Store, dataDir string, stderr 
 	return nil
 }
 
-// pruneAudit deletes audit events older than retention, hourly.
-func pruneAudit(ctx context.Context, st store.Store, retention time.Duration, log *slog.Logger) error {
+// housekeep does berthd's hourly chores, at start and then every hour
+// until ctx ends: it deletes audit events older than retention and removes
+// the release bundles that no release uses any more (those of deleted
+// sites and deleted releases).
+func housekeep(ctx context.Context, st store.Store, a *api.API, retention time.Duration, log *slog.Logger) error {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -70,6 +74,13 @@ func pruneAudit(ctx context.Context, st store.Store, retention time.Duration, lo
 		})
 		if err != nil && ctx.Err() == nil {
 			log.Error("prune audit events", "err", err)
+		}
+		n, freed, err := a.SweepBlobs(ctx)
+		if n > 0 {
+			log.Info("removed release bundles no release uses", "count", n, "bytes", freed)
+		}
+		if err != nil && ctx.Err() == nil {
+			log.Error("remove unused release bundles", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -235,7 +235,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) er
 		})
 		addrs["metrics"] = metricsLis.Addr().String()
 	}
-	g.Go(func() error { return pruneAudit(ctx, st, time.Duration(cfg.AuditRetention), log) })
+	g.Go(func() error { return housekeep(ctx, st, a, time.Duration(cfg.AuditRetention), log) })
 	g.Go(func() error {
 		return fleet.New(fleet.Options{Store: st, Logger: log.With("component", "fleet")}).Run(ctx)
 	})

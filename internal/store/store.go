@@ -94,6 +94,9 @@ type ReadTx interface {
 	// ListReleases lists a site's releases, newest first; Page.After is a
 	// release id and the page continues with older releases.
 	ListReleases(siteID string, p Page) ([]*Release, error)
+	// ReleaseDigestInUse reports whether any release, of any site, has the
+	// bundle digest.
+	ReleaseDigestInUse(digest string) (bool, error)
 
 	// GetMeta reads a control-plane setting; ErrNotFound if unset.
 	GetMeta(key string) (string, error)

@@ -43,6 +43,14 @@ func (r *readTx) ListReleases(siteID string, p store.Page) ([]*store.Release, er
 	return rels, nil
 }
 
+func (r *readTx) ReleaseDigestInUse(digest string) (bool, error) {
+	ok, err := r.exists(`SELECT 1 FROM releases WHERE digest = ? LIMIT 1`, digest)
+	if err != nil {
+		return false, fmt.Errorf("look up release digest: %w", err)
+	}
+	return ok, nil
+}
+
 func (w *writeTx) CreateRelease(rel *store.Release) error {
 	ok, err := w.exists(`SELECT 1 FROM sites WHERE id = ?`, rel.SiteID)
 	if err != nil {

@@ -186,3 +186,43 @@ func testDeleteSiteDeletesReleases(t *testing.T, s store.Store) {
 		t.Errorf("another site's release after a site was deleted: %v", err)
 	}
 }
+
+func testReleaseDigestInUse(t *testing.T, s store.Store) {
+	site := releaseSite(t, s)
+	other := newSite(site.ClientID, 2)
+	a, b := newRelease(site.ID, 1), newRelease(other.ID, 2)
+	b.Digest = a.Digest // the same bundle deployed to two sites
+	c := newRelease(site.ID, 3)
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.CreateSite(other); err != nil {
+			return err
+		}
+		for _, r := range []*store.Release{a, b, c} {
+			if err := tx.CreateRelease(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	inUse := func(digest string) bool {
+		t.Helper()
+		return read(t, s, func(tx store.ReadTx) (bool, error) { return tx.ReleaseDigestInUse(digest) })
+	}
+	if !inUse(a.Digest) || !inUse(c.Digest) {
+		t.Errorf("ReleaseDigestInUse of stored digests = %v, %v; want true, true", inUse(a.Digest), inUse(c.Digest))
+	}
+	if inUse(fmt.Sprintf("%064x", 999)) {
+		t.Error("ReleaseDigestInUse of a digest no release has = true")
+	}
+	update(t, s, func(tx store.Tx) error { return tx.DeleteSite(site.ID) })
+	if !inUse(a.Digest) {
+		t.Error("ReleaseDigestInUse = false for a digest another site's release still has")
+	}
+	if inUse(c.Digest) {
+		t.Error("ReleaseDigestInUse = true for the digest of a deleted site's release")
+	}
+	update(t, s, func(tx store.Tx) error { return tx.DeleteRelease(b.ID) })
+	if inUse(a.Digest) {
+		t.Error("ReleaseDigestInUse = true after the last release with the digest was deleted")
+	}
+}

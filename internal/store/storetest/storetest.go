@@ -65,6 +65,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ReleaseInUse", testReleaseInUse},
 		{"SiteReleaseID", testSiteReleaseID},
 		{"DeleteSiteDeletesReleases", testDeleteSiteDeletesReleases},
+		{"ReleaseDigestInUse", testReleaseDigestInUse},
 		{"SiteEdgeFields", testSiteEdgeFields},
 		{"CertData", testCertData},
 		{"CertDataStat", testCertDataStat},
