@@ -368,17 +368,19 @@ func (s agentService) desiredState(ctx context.Context, nodeID string) (*berthv1
 				return err
 			}
 		}
-		return eachNodeSite(tx, nodeID, func(site *store.Site) error {
+		for site, err := range store.AllSites(tx, store.SiteFilter{NodeID: nodeID}) {
+			if err != nil {
+				return err
+			}
 			var rel *store.Release
 			if site.ReleaseID != "" {
-				var err error
 				if rel, err = tx.GetRelease(site.ReleaseID); err != nil {
 					return fmt.Errorf("release of site %s: %w", site.ID, err)
 				}
 			}
 			ds.Sites = append(ds.Sites, assignment(site, rel))
-			return nil
-		})
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -391,26 +393,6 @@ func (s agentService) desiredState(ctx context.Context, nodeID string) (*berthv1
 	h.Write(b)
 	ds.Revision = h.Sum64() | 1 // never 0, which means "nothing applied"
 	return ds, nil
-}
-
-// eachNodeSite calls fn with every site placed on the node, in id order.
-func eachNodeSite(tx store.ReadTx, nodeID string, fn func(*store.Site) error) error {
-	page := store.Page{Limit: 1000}
-	for {
-		sites, err := tx.ListSites(store.SiteFilter{NodeID: nodeID}, page)
-		if err != nil {
-			return err
-		}
-		for _, site := range sites {
-			if err := fn(site); err != nil {
-				return err
-			}
-		}
-		if len(sites) < page.Limit {
-			return nil
-		}
-		page.After = sites[len(sites)-1].ID
-	}
 }
 
 // assignment is what a node needs to run site s; rel is the release the

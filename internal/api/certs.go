@@ -97,12 +97,15 @@ var errCertKey = status.Error(codes.PermissionDenied,
 func (s agentService) nodeDomains(ctx context.Context, nodeID string) (map[string]bool, error) {
 	domains := map[string]bool{}
 	err := s.store.View(ctx, func(tx store.ReadTx) error {
-		return eachNodeSite(tx, nodeID, func(site *store.Site) error {
+		for site, err := range store.AllSites(tx, store.SiteFilter{NodeID: nodeID}) {
+			if err != nil {
+				return err
+			}
 			for _, d := range site.Domains() {
 				domains[d] = true
 			}
-			return nil
-		})
+		}
+		return nil
 	})
 	return domains, err
 }

@@ -460,28 +460,20 @@ func SLAReport(tx store.ReadTx, clientID, month string) (*berthv1.GetSLAReportRe
 		return nil, &validate.Error{Field: "month", Value: month, Msg: err.Error()}
 	}
 	resp := &berthv1.GetSLAReportResponse{ClientId: clientID, Month: month}
-	page := store.Page{Limit: 1000}
-	for {
-		sites, err := tx.ListSites(store.SiteFilter{ClientID: clientID}, page)
+	for site, err := range store.AllSites(tx, store.SiteFilter{ClientID: clientID}) {
 		if err != nil {
 			return nil, err
 		}
-		for _, site := range sites {
-			minutes, err := siteMinutes(tx, site, start, end)
-			if err != nil {
-				return nil, err
-			}
-			n, err := tx.CountIncidents(store.IncidentFilter{SiteID: site.ID, From: start, To: end})
-			if err != nil {
-				return nil, err
-			}
-			resp.Sites = append(resp.Sites, &berthv1.SLASite{SiteId: site.ID, Name: site.Name, PrimaryDomain: site.PrimaryDomain,
-				Uptime: windowToProto(month, uptime.Summarize(start, end, minutes)), Incidents: int32(n)})
+		minutes, err := siteMinutes(tx, site, start, end)
+		if err != nil {
+			return nil, err
 		}
-		if len(sites) < page.Limit {
-			break
+		n, err := tx.CountIncidents(store.IncidentFilter{SiteID: site.ID, From: start, To: end})
+		if err != nil {
+			return nil, err
 		}
-		page.After = sites[len(sites)-1].ID
+		resp.Sites = append(resp.Sites, &berthv1.SLASite{SiteId: site.ID, Name: site.Name, PrimaryDomain: site.PrimaryDomain,
+			Uptime: windowToProto(month, uptime.Summarize(start, end, minutes)), Incidents: int32(n)})
 	}
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)

@@ -175,23 +175,16 @@ func SchedulerState(tx store.ReadTx) ([]scheduler.Node, []scheduler.Site, error)
 		nodes = append(nodes, schedNode(n))
 	}
 	var sites []scheduler.Site
-	page := store.Page{Limit: 5000}
-	for {
-		ss, err := tx.ListSites(store.SiteFilter{}, page)
+	for s, err := range store.AllSites(tx, store.SiteFilter{}) {
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, s := range ss {
-			if s.State == store.SiteStateDeleting || (s.State == store.SiteStateFailed && s.NodeID == "") {
-				continue
-			}
-			sites = append(sites, schedSite(s))
+		if s.State == store.SiteStateDeleting || (s.State == store.SiteStateFailed && s.NodeID == "") {
+			continue
 		}
-		if len(ss) < page.Limit {
-			return nodes, sites, nil
-		}
-		page.After = ss[len(ss)-1].ID
+		sites = append(sites, schedSite(s))
 	}
+	return nodes, sites, nil
 }
 
 // ApplyPlan writes plan p inside tx and returns the placements it made: each
@@ -287,28 +280,21 @@ func ApplyPlan(tx store.Tx, p scheduler.Plan, now time.Time, anyReady bool) ([]s
 // the condition NodeReady, owned by the control plane, tells a site's owner
 // that its state comes from a node that has gone silent.
 func SetNodeReady(tx store.Tx, nodeID string, ready bool, msg string, now time.Time) error {
-	page := store.Page{Limit: 1000}
 	c := store.Condition{Type: "NodeReady", Status: "True", Reason: "Heartbeating", Message: msg, LastTransitionTime: now}
 	if !ready {
 		c.Status, c.Reason = "False", "NoHeartbeat"
 	}
-	for {
-		sites, err := tx.ListSites(store.SiteFilter{NodeID: nodeID}, page)
+	for s, err := range store.AllSites(tx, store.SiteFilter{NodeID: nodeID}) {
 		if err != nil {
 			return err
 		}
-		for _, s := range sites {
-			s.Conditions = store.SetCondition(s.Conditions, c)
-			s.UpdateTime = now
-			if err := tx.UpdateSite(s); err != nil {
-				return err
-			}
+		s.Conditions = store.SetCondition(s.Conditions, c)
+		s.UpdateTime = now
+		if err := tx.UpdateSite(s); err != nil {
+			return err
 		}
-		if len(sites) < page.Limit {
-			return nil
-		}
-		page.After = sites[len(sites)-1].ID
 	}
+	return nil
 }
 
 func schedNode(n *store.Node) scheduler.Node {

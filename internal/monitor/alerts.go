@@ -141,34 +141,27 @@ func (a *Alerter) checkFleet(ctx context.Context) {
 				Text:   fmt.Sprintf("Node %s has sent no heartbeat since %s UTC; its sites are judged by their other vantage points.", n.Name, n.LastHeartbeatTime.UTC().Format("2006-01-02 15:04")),
 				Fields: map[string]string{"node_id": n.ID, "node": n.Name, "last_heartbeat": n.LastHeartbeatTime.UTC().Format(time.RFC3339)}}})
 		}
-		page := store.Page{Limit: 1000}
-		for {
-			sites, err := tx.ListSites(store.SiteFilter{}, page)
+		for s, err := range store.AllSites(tx, store.SiteFilter{}) {
 			if err != nil {
 				return err
 			}
-			for _, s := range sites {
-				for _, c := range s.Certificates {
-					fields := map[string]string{"site_id": s.ID, "client_id": s.ClientID, "domain": c.Domain, "issuer": c.Issuer}
-					switch {
-					case c.LastError != "":
-						fields["error"] = c.LastError
-						raises = append(raises, raise{s.ClientID, fmt.Sprintf("certificate.failing:%s:%s", c.Domain, c.LastAttempt.UTC().Format(time.DateOnly)), alerts.Alert{
-							Event: "certificate.failing", Time: now, Subject: "CERTIFICATE FAILING: " + c.Domain,
-							Text: fmt.Sprintf("The certificate of %s could not be obtained or renewed: %s", c.Domain, c.LastError), Fields: fields}})
-					case !c.NotAfter.IsZero() && c.NotAfter.Sub(now) < expiringWithin:
-						fields["not_after"] = c.NotAfter.UTC().Format(time.RFC3339)
-						raises = append(raises, raise{s.ClientID, fmt.Sprintf("certificate.expiring:%s:%d", c.Domain, c.NotAfter.Unix()), alerts.Alert{
-							Event: "certificate.expiring", Time: now, Subject: "CERTIFICATE EXPIRING: " + c.Domain,
-							Text: fmt.Sprintf("The certificate of %s expires on %s UTC and has not been renewed yet.", c.Domain, c.NotAfter.UTC().Format("2006-01-02 15:04")), Fields: fields}})
-					}
+			for _, c := range s.Certificates {
+				fields := map[string]string{"site_id": s.ID, "client_id": s.ClientID, "domain": c.Domain, "issuer": c.Issuer}
+				switch {
+				case c.LastError != "":
+					fields["error"] = c.LastError
+					raises = append(raises, raise{s.ClientID, fmt.Sprintf("certificate.failing:%s:%s", c.Domain, c.LastAttempt.UTC().Format(time.DateOnly)), alerts.Alert{
+						Event: "certificate.failing", Time: now, Subject: "CERTIFICATE FAILING: " + c.Domain,
+						Text: fmt.Sprintf("The certificate of %s could not be obtained or renewed: %s", c.Domain, c.LastError), Fields: fields}})
+				case !c.NotAfter.IsZero() && c.NotAfter.Sub(now) < expiringWithin:
+					fields["not_after"] = c.NotAfter.UTC().Format(time.RFC3339)
+					raises = append(raises, raise{s.ClientID, fmt.Sprintf("certificate.expiring:%s:%d", c.Domain, c.NotAfter.Unix()), alerts.Alert{
+						Event: "certificate.expiring", Time: now, Subject: "CERTIFICATE EXPIRING: " + c.Domain,
+						Text: fmt.Sprintf("The certificate of %s expires on %s UTC and has not been renewed yet.", c.Domain, c.NotAfter.UTC().Format("2006-01-02 15:04")), Fields: fields}})
 				}
 			}
-			if len(sites) < page.Limit {
-				return nil
-			}
-			page.After = sites[len(sites)-1].ID
 		}
+		return nil
 	})
 	if err != nil {
 		a.Log.Error("check the fleet for alerts", "err", err)

@@ -93,28 +93,21 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.nodeReady, prometheus.GaugeValue, ready, n.Name)
 			ch <- prometheus.MustNewConstMetric(c.heartbeat, prometheus.GaugeValue, now.Sub(n.LastHeartbeatTime).Seconds(), n.Name)
 		}
-		page := store.Page{Limit: 1000}
-		for {
-			sites, err := tx.ListSites(store.SiteFilter{}, page)
+		for s, err := range store.AllSites(tx, store.SiteFilter{}) {
 			if err != nil {
 				return err
 			}
-			for _, s := range sites {
-				for _, cs := range s.Certificates {
-					failing := 0.0
-					if cs.LastError != "" {
-						failing = 1
-					}
-					ch <- prometheus.MustNewConstMetric(c.certFailing, prometheus.GaugeValue, failing, s.ID, cs.Domain)
-					if !cs.NotAfter.IsZero() {
-						ch <- prometheus.MustNewConstMetric(c.certExpiry, prometheus.GaugeValue, float64(cs.NotAfter.Unix()), s.ID, cs.Domain)
-					}
+			for _, cs := range s.Certificates {
+				failing := 0.0
+				if cs.LastError != "" {
+					failing = 1
+				}
+				ch <- prometheus.MustNewConstMetric(c.certFailing, prometheus.GaugeValue, failing, s.ID, cs.Domain)
+				if !cs.NotAfter.IsZero() {
+					ch <- prometheus.MustNewConstMetric(c.certExpiry, prometheus.GaugeValue, float64(cs.NotAfter.Unix()), s.ID, cs.Domain)
 				}
 			}
-			if len(sites) < page.Limit {
-				return nil
-			}
-			page.After = sites[len(sites)-1].ID
 		}
+		return nil
 	})
 }

@@ -122,29 +122,21 @@ func (m *Monitor) Assignments(tx store.ReadTx, nodeID string) ([]*berthv1.ProbeA
 		edges[n.ID] = n.EdgeAddress
 	}
 	var out []*berthv1.ProbeAssignment
-	page := store.Page{Limit: 1000}
-	for {
-		sites, err := tx.ListSites(store.SiteFilter{}, page)
+	for s, err := range store.AllSites(tx, store.SiteFilter{}) {
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range sites {
-			if !monitored(s) {
-				continue
-			}
-			if !slices.Contains(m.vantages(s, ready), nodeID) {
-				continue
-			}
-			target := edges[s.NodeID]
-			if target == "" {
-				continue
-			}
-			out = append(out, m.assignment(s, target))
+		if !monitored(s) {
+			continue
 		}
-		if len(sites) < page.Limit {
-			break
+		if !slices.Contains(m.vantages(s, ready), nodeID) {
+			continue
 		}
-		page.After = sites[len(sites)-1].ID
+		target := edges[s.NodeID]
+		if target == "" {
+			continue
+		}
+		out = append(out, m.assignment(s, target))
 	}
 	return out, nil
 }
@@ -321,28 +313,21 @@ func (m *Monitor) probeDue(ctx context.Context, last map[string]time.Time) {
 		for _, n := range nodes {
 			edges[n.ID] = n.EdgeAddress
 		}
-		page := store.Page{Limit: 1000}
-		for {
-			sites, err := tx.ListSites(store.SiteFilter{}, page)
+		for s, err := range store.AllSites(tx, store.SiteFilter{}) {
 			if err != nil {
 				return err
 			}
-			for _, s := range sites {
-				if !monitored(s) {
-					continue
-				}
-				seen[s.ID] = true
-				addr := edges[s.NodeID]
-				if addr == "" || now.Sub(last[s.ID]) < m.interval(s) {
-					continue
-				}
-				targets = append(targets, m.target(s, addr))
+			if !monitored(s) {
+				continue
 			}
-			if len(sites) < page.Limit {
-				return nil
+			seen[s.ID] = true
+			addr := edges[s.NodeID]
+			if addr == "" || now.Sub(last[s.ID]) < m.interval(s) {
+				continue
 			}
-			page.After = sites[len(sites)-1].ID
+			targets = append(targets, m.target(s, addr))
 		}
+		return nil
 	})
 	if err != nil {
 		m.log.Error("list sites to probe", "err", err)
@@ -483,34 +468,27 @@ func (m *Monitor) refreshGauges(ctx context.Context) error {
 			return nil
 		}
 		m.metrics.uptimeRatio.Reset()
-		page := store.Page{Limit: 1000}
-		for {
-			sites, err := tx.ListSites(store.SiteFilter{}, page)
+		for s, err := range store.AllSites(tx, store.SiteFilter{}) {
 			if err != nil {
 				return err
 			}
-			for _, s := range sites {
-				rows, err := tx.ListSiteMinutes(s.ID, now.Add(-30*24*time.Hour), now)
-				if err != nil {
-					return err
-				}
-				if len(rows) == 0 {
-					continue
-				}
-				minutes := make([]uptime.Minute, len(rows))
-				for i, r := range rows {
-					minutes[i] = uptime.Minute{Start: r.Minute, Status: uptime.Status(r.Status)}
-				}
-				for name, d := range map[string]time.Duration{"24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour} {
-					w := uptime.Summarize(now.Add(-d), now, minutes)
-					m.metrics.uptimeRatio.WithLabelValues(s.ID, s.ClientID, name).Set(w.Ratio)
-				}
+			rows, err := tx.ListSiteMinutes(s.ID, now.Add(-30*24*time.Hour), now)
+			if err != nil {
+				return err
 			}
-			if len(sites) < page.Limit {
-				return nil
+			if len(rows) == 0 {
+				continue
 			}
-			page.After = sites[len(sites)-1].ID
+			minutes := make([]uptime.Minute, len(rows))
+			for i, r := range rows {
+				minutes[i] = uptime.Minute{Start: r.Minute, Status: uptime.Status(r.Status)}
+			}
+			for name, d := range map[string]time.Duration{"24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour} {
+				w := uptime.Summarize(now.Add(-d), now, minutes)
+				m.metrics.uptimeRatio.WithLabelValues(s.ID, s.ClientID, name).Set(w.Ratio)
+			}
 		}
+		return nil
 	})
 }
 
