@@ -2,12 +2,14 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -598,6 +600,22 @@ func (s uptimeService) ListMaintenanceWindows(ctx context.Context, req *berthv1.
 		ws, err := tx.ListMaintenanceWindows(clientID, siteID, from, time.Time{})
 		if err != nil {
 			return err
+		}
+		if siteID == "" && clientID != "" {
+			// A client's list holds the windows of each of its sites too.
+			for site, err := range store.AllSites(tx, store.SiteFilter{ClientID: clientID}) {
+				if err != nil {
+					return err
+				}
+				own, err := tx.ListMaintenanceWindows("", site.ID, from, time.Time{})
+				if err != nil {
+					return err
+				}
+				ws = append(ws, own...)
+			}
+			slices.SortFunc(ws, func(a, b *store.MaintenanceWindow) int {
+				return cmp.Or(a.Start.Compare(b.Start), strings.Compare(a.ID, b.ID))
+			})
 		}
 		for _, w := range ws {
 			resp.Windows = append(resp.Windows, windowFromStore(w))

@@ -57,6 +57,10 @@ type UptimeServiceClient interface {
 	// CreateMaintenanceWindow excludes a site's or a whole client's minutes
 	// between start and end from SLA and alerts. Admin only.
 	CreateMaintenanceWindow(ctx context.Context, in *CreateMaintenanceWindowRequest, opts ...grpc.CallOption) (*CreateMaintenanceWindowResponse, error)
+	// ListMaintenanceWindows lists windows by start time: with site_id, the
+	// site's own and its client's; with client_id, the client's and those of
+	// each of its sites; with neither, a client user's as with their
+	// client_id, and an admin's every window.
 	ListMaintenanceWindows(ctx context.Context, in *ListMaintenanceWindowsRequest, opts ...grpc.CallOption) (*ListMaintenanceWindowsResponse, error)
 	// DeleteMaintenanceWindow removes a window. Admin only.
 	DeleteMaintenanceWindow(ctx context.Context, in *DeleteMaintenanceWindowRequest, opts ...grpc.CallOption) (*DeleteMaintenanceWindowResponse, error)
@@ -178,6 +182,10 @@ type UptimeServiceServer interface {
 	// CreateMaintenanceWindow excludes a site's or a whole client's minutes
 	// between start and end from SLA and alerts. Admin only.
 	CreateMaintenanceWindow(context.Context, *CreateMaintenanceWindowRequest) (*CreateMaintenanceWindowResponse, error)
+	// ListMaintenanceWindows lists windows by start time: with site_id, the
+	// site's own and its client's; with client_id, the client's and those of
+	// each of its sites; with neither, a client user's as with their
+	// client_id, and an admin's every window.
 	ListMaintenanceWindows(context.Context, *ListMaintenanceWindowsRequest) (*ListMaintenanceWindowsResponse, error)
 	// DeleteMaintenanceWindow removes a window. Admin only.
 	DeleteMaintenanceWindow(context.Context, *DeleteMaintenanceWindowRequest) (*DeleteMaintenanceWindowResponse, error)
