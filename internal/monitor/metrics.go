@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/fixaroo/berth/internal/store"
 )
@@ -35,6 +36,33 @@ func newMetrics(reg prometheus.Registerer, st store.Store, now func() time.Time)
 		reg.MustRegister(m.siteUp, m.uptimeRatio, m.openIncident, m.ingested, m.lag, newFleetCollector(st, now))
 	}
 	return m
+}
+
+// pruneSites removes the berth_site_up series of every site not in
+// present. A deleted site is never evaluated again, so nothing else would
+// remove its series.
+func (m *metrics) pruneSites(present map[string]bool) {
+	ch := make(chan prometheus.Metric)
+	go func() {
+		m.siteUp.Collect(ch)
+		close(ch)
+	}()
+	var gone []string
+	for metric := range ch {
+		var pb dto.Metric
+		if metric.Write(&pb) != nil {
+			continue
+		}
+		for _, l := range pb.GetLabel() {
+			if l.GetName() == "site" && !present[l.GetValue()] {
+				gone = append(gone, l.GetValue())
+			}
+		}
+	}
+	// Collect holds the vector's lock until the channel closes.
+	for _, id := range gone {
+		m.siteUp.DeletePartialMatch(prometheus.Labels{"site": id})
+	}
 }
 
 // fleetCollector reads node and certificate state from the store at each

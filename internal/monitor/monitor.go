@@ -449,7 +449,7 @@ func (m *Monitor) Evaluate(ctx context.Context) error {
 const ratioEvery = 10 * time.Minute
 
 // refreshGauges sets the open incident count and, every ratioEvery, each
-// site's uptime ratios.
+// site's uptime ratios, dropping the series of deleted sites.
 func (m *Monitor) refreshGauges(ctx context.Context) error {
 	now := m.o.Now().Truncate(time.Minute)
 	m.mu.Lock()
@@ -468,10 +468,12 @@ func (m *Monitor) refreshGauges(ctx context.Context) error {
 			return nil
 		}
 		m.metrics.uptimeRatio.Reset()
+		present := map[string]bool{}
 		for s, err := range store.AllSites(tx, store.SiteFilter{}) {
 			if err != nil {
 				return err
 			}
+			present[s.ID] = true
 			rows, err := tx.ListSiteMinutes(s.ID, now.Add(-30*24*time.Hour), now)
 			if err != nil {
 				return err
@@ -488,6 +490,7 @@ func (m *Monitor) refreshGauges(ctx context.Context) error {
 				m.metrics.uptimeRatio.WithLabelValues(s.ID, s.ClientID, name).Set(w.Ratio)
 			}
 		}
+		m.metrics.pruneSites(present)
 		return nil
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fixaroo/berth/internal/seal"
@@ -174,4 +175,35 @@ func count(t *testing.T, st store.Store) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestDeletedSiteSeriesRemoved checks that the ratio pass drops the
+// berth_site_up series of a site that no longer exists, and keeps the
+// others.
+func TestDeletedSiteSeriesRemoved(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	t0 := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	m := New(Options{Store: st, Now: func() time.Time { return t0 }})
+	err := st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CreateClient(&store.Client{ID: "cl_1", DisplayName: "One", Slug: "one", ContactEmail: "a@one.test", CreateTime: t0, UpdateTime: t0}); err != nil {
+			return err
+		}
+		return tx.CreateSite(&store.Site{ID: "site_kept", ClientID: "cl_1", Name: "www", Kind: store.SiteKindStatic, PrimaryDomain: "www.one.test",
+			MemoryMiB: 64, CPUMillicores: 100, State: store.SiteStateRunning, Generation: 1, CreateTime: t0, UpdateTime: t0})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.metrics.siteUp.WithLabelValues("site_kept", "cl_1").Set(1)
+	m.metrics.siteUp.WithLabelValues("site_gone", "cl_1").Set(0)
+	if err := m.refreshGauges(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(m.metrics.siteUp); n != 1 {
+		t.Errorf("%d berth_site_up series after the ratio pass, want 1", n)
+	}
+	if v := testutil.ToFloat64(m.metrics.siteUp.WithLabelValues("site_kept", "cl_1")); v != 1 {
+		t.Errorf("berth_site_up of the kept site = %v, want 1", v)
+	}
 }
