@@ -444,9 +444,14 @@ func (m *Monitor) Evaluate(ctx context.Context) error {
 	return m.refreshGauges(ctx)
 }
 
-// ratioEvery is how often the uptime ratio gauges are recomputed: each
-// reads up to 30 days of minutes per site.
+// ratioEvery is how often the uptime ratio gauges are recomputed.
 const ratioEvery = 10 * time.Minute
+
+// ratioWindows are the windows of berth_site_uptime_ratio, longest first.
+var ratioWindows = []struct {
+	name string
+	span time.Duration
+}{{"30d", 30 * 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}, {"24h", 24 * time.Hour}}
 
 // refreshGauges sets the open incident count and, every ratioEvery, each
 // site's uptime ratios, dropping the series of deleted sites.
@@ -474,20 +479,17 @@ func (m *Monitor) refreshGauges(ctx context.Context) error {
 				return err
 			}
 			present[s.ID] = true
-			rows, err := tx.ListSiteMinutes(s.ID, now.Add(-30*24*time.Hour), now)
-			if err != nil {
-				return err
-			}
-			if len(rows) == 0 {
-				continue
-			}
-			minutes := make([]uptime.Minute, len(rows))
-			for i, r := range rows {
-				minutes[i] = uptime.Minute{Start: r.Minute, Status: uptime.Status(r.Status)}
-			}
-			for name, d := range map[string]time.Duration{"24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour} {
-				w := uptime.Summarize(now.Add(-d), now, minutes)
-				m.metrics.uptimeRatio.WithLabelValues(s.ID, s.ClientID, name).Set(w.Ratio)
+			for i, w := range ratioWindows {
+				c, err := tx.CountSiteMinutes(s.ID, now.Add(-w.span), now)
+				if err != nil {
+					return err
+				}
+				if i == 0 && c.Last.IsZero() {
+					break // no minutes in the longest window: no series
+				}
+				n := func(st uptime.Status) int64 { return c.ByStatus[int32(st)] }
+				ratio := uptime.Count(now.Add(-w.span), now, n(uptime.StatusUp), n(uptime.StatusDegraded), n(uptime.StatusDown), n(uptime.StatusMaintenance)).Ratio
+				m.metrics.uptimeRatio.WithLabelValues(s.ID, s.ClientID, w.name).Set(ratio)
 			}
 		}
 		m.metrics.pruneSites(present)

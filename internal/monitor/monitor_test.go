@@ -35,7 +35,7 @@ func (c *clock) Set(t time.Time) {
 	c.now = t
 }
 
-func openStore(t *testing.T) store.Store {
+func openStore(t testing.TB) store.Store {
 	t.Helper()
 	dir := t.TempDir()
 	box, err := seal.LoadOrCreateKey(filepath.Join(dir, "secret.key"))
@@ -205,5 +205,64 @@ func TestDeletedSiteSeriesRemoved(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(m.metrics.siteUp.WithLabelValues("site_kept", "cl_1")); v != 1 {
 		t.Errorf("berth_site_up of the kept site = %v, want 1", v)
+	}
+}
+
+// TestUptimeRatioGauges checks berth_site_uptime_ratio against
+// uptime.Summarize of the same stored minutes, for each window, and that a
+// site without minutes in 30 days has no series.
+func TestUptimeRatioGauges(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	m := New(Options{Store: st, Now: func() time.Time { return now }})
+	var minutes []store.SiteMinute
+	var want []uptime.Minute
+	// 10 days of minutes, with gaps: every 7th down, every 11th degraded,
+	// every 13th in maintenance, every 17th missing (NO_DATA).
+	for i := 1; i <= 10*24*60; i++ {
+		if i%17 == 0 {
+			continue
+		}
+		status := uptime.StatusUp
+		switch {
+		case i%13 == 0:
+			status = uptime.StatusMaintenance
+		case i%11 == 0:
+			status = uptime.StatusDegraded
+		case i%7 == 0:
+			status = uptime.StatusDown
+		}
+		at := now.Add(-time.Duration(i) * time.Minute)
+		minutes = append(minutes, store.SiteMinute{SiteID: "site_1", Minute: at, Status: int32(status)})
+		want = append(want, uptime.Minute{Start: at, Status: status})
+	}
+	err := st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CreateClient(&store.Client{ID: "cl_1", DisplayName: "One", Slug: "one", ContactEmail: "a@one.test", CreateTime: now, UpdateTime: now}); err != nil {
+			return err
+		}
+		for _, id := range []string{"site_1", "site_quiet"} {
+			if err := tx.CreateSite(&store.Site{ID: id, ClientID: "cl_1", Name: id, Kind: store.SiteKindStatic, PrimaryDomain: id + ".one.test",
+				MemoryMiB: 64, CPUMillicores: 100, State: store.SiteStateRunning, Generation: 1, CreateTime: now, UpdateTime: now}); err != nil {
+				return err
+			}
+		}
+		return tx.PutSiteMinutes(minutes)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.refreshGauges(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, d := range map[string]time.Duration{"24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour} {
+		w := uptime.Summarize(now.Add(-d), now, want)
+		got := testutil.ToFloat64(m.metrics.uptimeRatio.WithLabelValues("site_1", "cl_1", name))
+		if got != w.Ratio || w.Ratio == 1 {
+			t.Errorf("%s ratio = %v, want %v (and below 1)", name, got, w.Ratio)
+		}
+	}
+	if n := testutil.CollectAndCount(m.metrics.uptimeRatio); n != 3 {
+		t.Errorf("%d uptime ratio series, want 3: none for a site without minutes", n)
 	}
 }
