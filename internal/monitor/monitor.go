@@ -299,10 +299,22 @@ func (m *Monitor) probeLoop(ctx context.Context) {
 	}
 }
 
+// firstProbeMark is when berthd counts its first probe of a site, made
+// now, as made: earlier by a phase of the site's own within its interval.
+// So the next probe comes that much early, and sites first probed together
+// (every site, when berthd starts) spread over the interval instead of
+// being probed in one burst each time.
+func firstProbeMark(siteID string, now time.Time, interval time.Duration) time.Time {
+	h := fnv.New64a()
+	h.Write([]byte(siteID))
+	return now.Add(-time.Duration(h.Sum64() % uint64(interval)))
+}
+
 // probeDue probes the sites whose interval has passed since last[site].
 func (m *Monitor) probeDue(ctx context.Context, last map[string]time.Time) {
 	now := m.o.Now()
 	var targets []probe.Target
+	var intervals []time.Duration
 	seen := map[string]bool{}
 	err := m.o.Store.View(ctx, func(tx store.ReadTx) error {
 		nodes, err := tx.ListNodes(store.Page{Limit: 1000})
@@ -326,6 +338,7 @@ func (m *Monitor) probeDue(ctx context.Context, last map[string]time.Time) {
 				continue
 			}
 			targets = append(targets, m.target(s, addr))
+			intervals = append(intervals, m.interval(s))
 		}
 		return nil
 	})
@@ -338,8 +351,12 @@ func (m *Monitor) probeDue(ctx context.Context, last map[string]time.Time) {
 			delete(last, id)
 		}
 	}
-	for _, t := range targets {
-		last[t.SiteID] = now
+	for i, t := range targets {
+		if _, before := last[t.SiteID]; before {
+			last[t.SiteID] = now
+		} else {
+			last[t.SiteID] = firstProbeMark(t.SiteID, now, intervals[i])
+		}
 	}
 	results := make([]store.ProbeResult, len(targets))
 	var wg sync.WaitGroup

@@ -266,3 +266,28 @@ func TestUptimeRatioGauges(t *testing.T) {
 		t.Errorf("%d uptime ratio series, want 3: none for a site without minutes", n)
 	}
 }
+
+// TestFirstProbeMarkSpreads checks that 1,200 sites berthd starts probing
+// at once come due again spread over their interval: at most twice the
+// even share of them in any 5 s tick, and none beyond one interval.
+func TestFirstProbeMarkSpreads(t *testing.T) {
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	const sites, interval, tick = 1200, time.Minute, 5 * time.Second
+	perTick := map[int]int{}
+	for i := range sites {
+		due := firstProbeMark(store.NewID("site", now.Add(time.Duration(i)*time.Millisecond)), now, interval).Add(interval)
+		if !due.After(now) || due.After(now.Add(interval)) {
+			t.Fatalf("site %d is due at %v, want within (now, now+%v]", i, due.Sub(now), interval)
+		}
+		perTick[int(due.Sub(now)/tick)]++
+	}
+	even := sites / int(interval/tick)
+	for slot, n := range perTick {
+		if n > 2*even {
+			t.Errorf("%d sites due in tick %d, want at most %d (even share %d)", n, slot, 2*even, even)
+		}
+	}
+	if len(perTick) < int(interval/tick) {
+		t.Errorf("sites due in %d of the %d ticks of an interval", len(perTick), interval/tick)
+	}
+}
