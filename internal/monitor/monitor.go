@@ -299,11 +299,11 @@ func (m *Monitor) probeLoop(ctx context.Context) {
 	}
 }
 
-// firstProbeMark is when berthd counts its first probe of a site, made
-// now, as made: earlier by a phase of the site's own within its interval.
-// So the next probe comes that much early, and sites first probed together
-// (every site, when berthd starts) spread over the interval instead of
-// being probed in one burst each time.
+// firstProbeMark is the time berthd records for its first probe of a site,
+// made now: earlier than now by a phase of the site's own within its
+// interval, so that the next probe comes that much sooner. Sites first
+// probed together (every site, when berthd starts) thus spread over the
+// interval instead of staying in one burst.
 func firstProbeMark(siteID string, now time.Time, interval time.Duration) time.Time {
 	h := fnv.New64a()
 	h.Write([]byte(siteID))
