@@ -22,6 +22,7 @@ import (
 type proxy struct {
 	hosts map[string]string
 	srv   *http.Server
+	plain *httputil.ReverseProxy // for plain-HTTP requests
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{} // open tunnels, closed by close
@@ -37,6 +38,15 @@ func newProxy(hosts map[string]string) *proxy {
 		ReadHeaderTimeout: dialTimeout,
 		ErrorLog:          discardLog,
 	}
+	p.plain = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.Host = pr.In.Host
+		},
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) { return p.dial(ctx, addr) },
+		},
+		ErrorLog: discardLog,
+	}
 	return p
 }
 
@@ -45,9 +55,10 @@ func (p *proxy) serve(ln net.Listener) {
 	go p.srv.Serve(ln)
 }
 
-// close stops the proxy and ends its tunnels.
+// close stops the proxy and ends its tunnels and connections.
 func (p *proxy) close() {
 	p.srv.Close()
+	p.plain.Transport.(*http.Transport).CloseIdleConnections()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for c := range p.conns {
@@ -149,16 +160,7 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "browsertest: this is a proxy; send absolute URLs or CONNECT", http.StatusBadRequest)
 		return
 	}
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.Host = pr.In.Host
-		},
-		Transport: &http.Transport{
-			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) { return p.dial(ctx, addr) },
-		},
-		ErrorLog: discardLog,
-	}
-	rp.ServeHTTP(w, r)
+	p.plain.ServeHTTP(w, r)
 }
 
 // track records a tunnel's two connections, or closes them and reports
