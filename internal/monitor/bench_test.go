@@ -17,16 +17,15 @@ func BenchmarkRatioPass(b *testing.B) {
 	st := openStore(b)
 	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 	const sites = 10
+	ids := make([]string, sites)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("site_%d", i)
+	}
 	err := st.Update(ctx, func(tx store.Tx) error {
-		if err := tx.CreateClient(&store.Client{ID: "cl_1", DisplayName: "One", Slug: "one", ContactEmail: "a@one.test", CreateTime: now, UpdateTime: now}); err != nil {
+		if err := createSites(tx, now, ids...); err != nil {
 			return err
 		}
-		for i := range sites {
-			id := fmt.Sprintf("site_%d", i)
-			if err := tx.CreateSite(&store.Site{ID: id, ClientID: "cl_1", Name: id, Kind: store.SiteKindStatic, PrimaryDomain: id + ".one.test",
-				MemoryMiB: 64, CPUMillicores: 100, State: store.SiteStateRunning, Generation: 1, CreateTime: now, UpdateTime: now}); err != nil {
-				return err
-			}
+		for _, id := range ids {
 			ms := make([]store.SiteMinute, 0, 30*24*60)
 			for j := 1; j <= 30*24*60; j++ {
 				status := uptime.StatusUp

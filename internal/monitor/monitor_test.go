@@ -50,6 +50,21 @@ func openStore(t testing.TB) store.Store {
 	return st
 }
 
+// createSites creates client cl_1 and a running static site of it for each
+// id, named after the id.
+func createSites(tx store.Tx, at time.Time, ids ...string) error {
+	if err := tx.CreateClient(&store.Client{ID: "cl_1", DisplayName: "One", Slug: "one", ContactEmail: "a@one.test", CreateTime: at, UpdateTime: at}); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := tx.CreateSite(&store.Site{ID: id, ClientID: "cl_1", Name: id, Kind: store.SiteKindStatic, PrimaryDomain: id + ".one.test",
+			MemoryMiB: 64, CPUMillicores: 100, State: store.SiteStateRunning, Generation: 1, CreateTime: at, UpdateTime: at}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // TestEvaluate feeds three vantages' results through Ingest and checks the
 // minutes, the incident and its events: down minutes open it after K=2,
 // up minutes close it, a retransmitted batch is stored once, and nothing
@@ -67,13 +82,7 @@ func TestEvaluate(t *testing.T) {
 			defer mu.Unlock()
 			events = append(events, k)
 		}})
-	err := st.Update(ctx, func(tx store.Tx) error {
-		if err := tx.CreateClient(&store.Client{ID: "cl_1", DisplayName: "One", Slug: "one", ContactEmail: "a@one.test", CreateTime: t0, UpdateTime: t0}); err != nil {
-			return err
-		}
-		return tx.CreateSite(&store.Site{ID: "site_1", ClientID: "cl_1", Name: "www", Kind: store.SiteKindStatic, PrimaryDomain: "www.one.test",
-			MemoryMiB: 64, CPUMillicores: 100, State: store.SiteStateRunning, Generation: 1, CreateTime: t0, UpdateTime: t0})
-	})
+	err := st.Update(ctx, func(tx store.Tx) error { return createSites(tx, t0, "site_1") })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,13 +194,7 @@ func TestDeletedSiteSeriesRemoved(t *testing.T) {
 	st := openStore(t)
 	t0 := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 	m := New(Options{Store: st, Now: func() time.Time { return t0 }})
-	err := st.Update(ctx, func(tx store.Tx) error {
-		if err := tx.CreateClient(&store.Client{ID: "cl_1", DisplayName: "One", Slug: "one", ContactEmail: "a@one.test", CreateTime: t0, UpdateTime: t0}); err != nil {
-			return err
-		}
-		return tx.CreateSite(&store.Site{ID: "site_kept", ClientID: "cl_1", Name: "www", Kind: store.SiteKindStatic, PrimaryDomain: "www.one.test",
-			MemoryMiB: 64, CPUMillicores: 100, State: store.SiteStateRunning, Generation: 1, CreateTime: t0, UpdateTime: t0})
-	})
+	err := st.Update(ctx, func(tx store.Tx) error { return createSites(tx, t0, "site_kept") })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,14 +241,8 @@ func TestUptimeRatioGauges(t *testing.T) {
 		want = append(want, uptime.Minute{Start: at, Status: status})
 	}
 	err := st.Update(ctx, func(tx store.Tx) error {
-		if err := tx.CreateClient(&store.Client{ID: "cl_1", DisplayName: "One", Slug: "one", ContactEmail: "a@one.test", CreateTime: now, UpdateTime: now}); err != nil {
+		if err := createSites(tx, now, "site_1", "site_quiet"); err != nil {
 			return err
-		}
-		for _, id := range []string{"site_1", "site_quiet"} {
-			if err := tx.CreateSite(&store.Site{ID: id, ClientID: "cl_1", Name: id, Kind: store.SiteKindStatic, PrimaryDomain: id + ".one.test",
-				MemoryMiB: 64, CPUMillicores: 100, State: store.SiteStateRunning, Generation: 1, CreateTime: now, UpdateTime: now}); err != nil {
-				return err
-			}
 		}
 		return tx.PutSiteMinutes(minutes)
 	})
