@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/fixaroo/berth/agents/runtime/docker"
 	"github.com/fixaroo/berth/internal/seal"
+	"github.com/fixaroo/berth/internal/testenv"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
 )
 
@@ -38,10 +38,8 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the Docker engine and local images; skipped with -short")
-	}
-	requireImage(t, DefaultImages.Static, "build-static.sh")
+	testenv.SkipShort(t)
+	testenv.RequireImages(t, DefaultImages.Static)
 	dataDir := t.TempDir()
 	rt, err := docker.New(t.Context(), docker.Options{BindRoot: dataDir})
 	if err != nil {
@@ -109,20 +107,6 @@ func (h *harness) containerAddr(id string, port uint16) netip.AddrPort {
 		h.t.Fatal(err)
 	}
 	return netip.AddrPortFrom(ip, port)
-}
-
-// requireImage fails (in CI) or skips when a local image is missing.
-func requireImage(t *testing.T, ref, script string) {
-	t.Helper()
-	out, err := exec.Command("docker", "image", "inspect", "--format", "{{.Id}}", ref).CombinedOutput()
-	if err == nil {
-		return
-	}
-	msg := fmt.Sprintf("image %s missing (%s): run `make images` (deploy/images/%s)", ref, strings.TrimSpace(string(out)), script)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
 }
 
 // waitFor waits for a status of site that satisfies ok.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fixaroo/berth/internal/testenv"
 )
 
 const imageTag = "berth/static:dev"
@@ -20,10 +22,8 @@ const imageTag = "berth/static:dev"
 // and checks its configuration with the docker CLI. A second build must be a
 // no-op.
 func TestImage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the berth/static image; skipped with -short")
-	}
-	requireDocker(t)
+	testenv.SkipShort(t)
+	testenv.Require(t, testenv.Docker)
 	repo := repoRoot(t)
 	script := filepath.Join(repo, "deploy", "images", "build-static.sh")
 
@@ -54,23 +54,6 @@ func TestImage(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("image config (-want +got):\n%s", diff)
 	}
-}
-
-// requireDocker skips the test when no Docker engine answers, or fails it in
-// CI, where a missing engine is a broken machine.
-func requireDocker(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
-	if err == nil {
-		return
-	}
-	msg := "no Docker engine: " + err.Error() + ": " + strings.TrimSpace(string(out))
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
 }
 
 // repoRoot is the directory of the module's go.mod.

@@ -31,8 +31,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +38,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/fixaroo/berth/internal/testenv"
 )
 
 // DefaultTimeout bounds every helper of this package.
@@ -96,12 +96,10 @@ func New(t testing.TB) *Browser {
 // test, except that it skips under -short when $CI is empty.
 func Start(t testing.TB, opts Options) *Browser {
 	t.Helper()
-	path, err := findChromium()
+	testenv.Require(t, testenv.Chromium)
+	path, err := testenv.ChromiumPath()
 	if err != nil {
-		if os.Getenv("CI") == "" && testing.Short() {
-			t.Skipf("%v", err)
-		}
-		t.Fatalf("%v", err)
+		t.Fatal(err)
 	}
 	w, h := opts.Width, opts.Height
 	if w <= 0 || h <= 0 {
@@ -208,25 +206,6 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return l.w.Write(p)
-}
-
-// errNoChromium says how to get a browser.
-var errNoChromium = errors.New("chromium is not installed: run `sudo apt-get install chromium fonts-liberation` (make test installs it when run as root)")
-
-// findChromium returns $BERTH_CHROMIUM or the first browser on PATH.
-func findChromium() (string, error) {
-	if p := os.Getenv("BERTH_CHROMIUM"); p != "" {
-		if _, err := exec.LookPath(p); err != nil {
-			return "", fmt.Errorf("BERTH_CHROMIUM=%s: %w", p, err)
-		}
-		return p, nil
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p, nil
-		}
-	}
-	return "", errNoChromium
 }
 
 // spkiList returns the base64 SHA-256 hashes of the public keys of the PEM

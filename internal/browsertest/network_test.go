@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/fixaroo/berth/internal/testenv"
 )
 
 // TestIsolated checks that, as root, Chromium runs in a network namespace
@@ -20,10 +22,7 @@ func TestIsolated(t *testing.T) {
 	if !canIsolate() {
 		// As Start does for a missing Chromium: a skip only in a quick
 		// local loop (-short, outside CI).
-		if os.Getenv("CI") == "" && testing.Short() {
-			t.Skip("creating a network namespace needs root")
-		}
-		t.Fatal("the browser cannot get a network namespace of its own: run the tests as root, as CI does")
+		testenv.Missing(t, "the browser cannot get a network namespace of its own: run the tests as root, as CI does")
 	}
 	tlsSrv := httptest.NewTLSServer(formPage())
 	defer tlsSrv.Close()

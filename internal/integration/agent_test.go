@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fixaroo/berth/agents/runtime/docker"
+	"github.com/fixaroo/berth/internal/testenv"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
 )
 
@@ -30,27 +31,17 @@ type agent struct {
 	args    []string
 }
 
-// requireDocker returns a runtime for inspecting what agents create. In CI a
-// missing engine or image fails the test; elsewhere it skips.
+// requireDocker returns a runtime for inspecting what agents create; the
+// engine and the images are required by the rule of testenv.Require.
 func requireDocker(tb testing.TB, images ...string) *docker.Runtime {
 	tb.Helper()
-	if testing.Short() {
-		tb.Skip("whole-system test with Docker: skipped with -short")
-	}
-	fail := tb.Skipf
-	if os.Getenv("CI") == "true" {
-		fail = tb.Fatalf
-	}
+	testenv.SkipShort(tb)
+	testenv.RequireImages(tb, images...)
 	rt, err := docker.New(tb.Context(), docker.Options{})
 	if err != nil {
-		fail("Docker engine: %v", err)
+		tb.Fatalf("Docker engine: %v", err)
 	}
 	tb.Cleanup(func() { rt.Close() })
-	for _, img := range images {
-		if ok, err := rt.ImageExists(tb.Context(), img); err != nil || !ok {
-			fail("image %s missing (%v): run `make images`", img, err)
-		}
-	}
 	return rt
 }
 

@@ -32,6 +32,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fixaroo/berth/internal/testenv"
 )
 
 // Options configures a Pebble.
@@ -100,33 +102,10 @@ var errPortTaken = errors.New("a port was taken before the server could bind it"
 // above the working directory.
 func binaries(t testing.TB) (pebble, challtestsrv string) {
 	t.Helper()
-	missing := func(why string) {
-		msg := "pebbletest: " + why + ": run `make tools`"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	dir, err := os.Getwd()
+	testenv.Require(t, testenv.Pebble)
+	pebble, challtestsrv, err := testenv.PebbleBinaries()
 	if err != nil {
 		t.Fatalf("pebbletest: %v", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			missing("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-	pebble = filepath.Join(dir, "bin", "pebble")
-	challtestsrv = filepath.Join(dir, "bin", "pebble-challtestsrv")
-	for _, p := range []string{pebble, challtestsrv} {
-		if _, err := os.Stat(p); err != nil {
-			missing(p + " not found")
-		}
 	}
 	return pebble, challtestsrv
 }

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+
+	"github.com/fixaroo/berth/internal/testenv"
 )
 
 // testImage is built by ensureTestImage from testdata/helloserver, without
@@ -33,19 +35,14 @@ const (
 // testLabels marks every resource the tests create.
 var testLabels = map[string]string{"berth.test": "1"}
 
-// newTestRuntime connects to the local engine. Without one, the test fails in
-// CI (CI=true) and is skipped elsewhere; -short skips it too.
+// newTestRuntime connects to the local engine, required by the rule of
+// testenv.Require.
 func newTestRuntime(t *testing.T, o Options) *Runtime {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the Docker engine; skipped with -short")
-	}
+	testenv.Require(t, testenv.Docker)
 	r, err := New(t.Context(), o)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Docker engine required in CI: %v", err)
-		}
-		t.Skipf("no Docker engine: %v", err)
+		t.Fatalf("Docker engine: %v", err)
 	}
 	t.Cleanup(func() { _ = r.Close() })
 	return r
