@@ -48,14 +48,29 @@ func describe(ctx context.Context) string {
 	return fmt.Sprintf("page: %s\ntext: %s", loc, text)
 }
 
-// Navigate loads url in the tab and waits for its load event.
+// Navigate loads url in the tab, waits for its load event and fails the
+// test unless the page's HTTP status is 2xx (after redirects).
 func Navigate(t testing.TB, ctx context.Context, url string) {
+	t.Helper()
+	if status := NavigateStatus(t, ctx, url); status < 200 || status > 299 {
+		fail(t, ctx, "navigate to %s: HTTP status %d, want 2xx", url, status)
+	}
+}
+
+// NavigateStatus loads url in the tab, waits for its load event and
+// returns the HTTP status of the page (after redirects).
+func NavigateStatus(t testing.TB, ctx context.Context, url string) int64 {
 	t.Helper()
 	c, cancel := withTimeout(ctx)
 	defer cancel()
-	if err := chromedp.Do(c, chromedp.Navigate(url)); err != nil {
+	resp, err := chromedp.RunResponse(c, chromedp.Navigate(url))
+	if err != nil {
 		fail(t, ctx, "navigate to %s: %v", url, err)
 	}
+	if resp == nil {
+		fail(t, ctx, "navigate to %s: no response for the page", url)
+	}
+	return resp.Status
 }
 
 // Fill waits for the input or textarea matching the CSS selector sel,

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -54,8 +53,9 @@ func startAgent(tb testing.TB, b *berthd, name string, extra ...string) *agent {
 		tb.Fatal(err)
 	}
 	a := &agent{tb: tb, name: name, dataDir: tb.TempDir()}
+	ip := testIP(tb, 1)
 	a.args = []string{"--server", b.url(""), "--join-token", jt.Token, "--data-dir", a.dataDir, "--node-name", name,
-		"--http-listen", "127.0.0.1:0", "--https-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+		"--http-listen", ip + ":0", "--https-listen", ip + ":0", "--metrics-listen", ip + ":0",
 		// Test domains are under .test (berthd's CA); nothing may reach a
 		// public ACME CA from a test.
 		"--acme-directory", "https://127.0.0.1:9/directory"}
@@ -197,6 +197,7 @@ func cleanupSites(tb testing.TB, rt *docker.Runtime, ids *[]string) {
 }
 
 func TestStaticSiteOnANode(t *testing.T) {
+	t.Parallel()
 	rt := requireDocker(t, "berth/static:dev")
 	b := startBerthd(t, "")
 	var ids []string
@@ -215,9 +216,8 @@ func TestStaticSiteOnANode(t *testing.T) {
 	// Deploy a release and fetch it from the site's container.
 	dir := t.TempDir()
 	v1 := "<!doctype html><title>v1</title><p>" + strings.Repeat("one ", 200) + "</p>"
-	os.WriteFile(filepath.Join(dir, "index.html"), []byte(v1), 0o644)
-	os.MkdirAll(filepath.Join(dir, "css"), 0o755)
-	os.WriteFile(filepath.Join(dir, "css", "site.css"), []byte("body{color:#123}"), 0o644)
+	writeFile(t, filepath.Join(dir, "index.html"), v1)
+	writeFile(t, filepath.Join(dir, "css", "site.css"), "body{color:#123}")
 	rel1 := strings.TrimSpace(b.ok(t, "", "site", "deploy", siteID, dir))
 	b.waitSite(siteID, time.Minute, func(s *berthv1.Site) bool { return isRunning(s) && s.ReleaseId == rel1 })
 	addr := siteAddr(t, rt, siteID, 8080)
@@ -251,7 +251,7 @@ func TestStaticSiteOnANode(t *testing.T) {
 			}
 		}
 	}()
-	os.WriteFile(filepath.Join(dir, "index.html"), []byte(v2), 0o644)
+	writeFile(t, filepath.Join(dir, "index.html"), v2)
 	rel2 := strings.TrimSpace(b.ok(t, "", "site", "deploy", siteID, dir))
 	b.waitSite(siteID, time.Minute, func(s *berthv1.Site) bool { return isRunning(s) && s.ReleaseId == rel2 })
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {

@@ -19,6 +19,7 @@ import (
 )
 
 func TestFirstStartFiles(t *testing.T) {
+	t.Parallel()
 	b := startBerthd(t, "")
 	for name, want := range map[string]os.FileMode{"admin.token": 0o600, "ca-key.pem": 0o600, "secret.key": 0o600, "ca.pem": 0o644} {
 		fi, err := os.Stat(filepath.Join(b.dataDir, name))
@@ -52,6 +53,7 @@ func TestFirstStartFiles(t *testing.T) {
 }
 
 func TestRESTAndGRPC(t *testing.T) {
+	t.Parallel()
 	b := startBerthd(t, "")
 
 	// REST, with plain net/http.
@@ -166,6 +168,7 @@ func TestRESTAndGRPC(t *testing.T) {
 }
 
 func TestBadInputIsRejectedAndAudited(t *testing.T) {
+	t.Parallel()
 	b := startBerthd(t, "")
 	clientID := b.rest("POST", "/v1/clients", map[string]any{"display_name": "Acme", "slug": "acme", "contact_email": "ops@acme.test"})["client"].(map[string]any)["id"].(string)
 	site := func(mod func(m map[string]any)) map[string]any {
@@ -235,6 +238,7 @@ func TestBadInputIsRejectedAndAudited(t *testing.T) {
 }
 
 func TestOpenAPIDocument(t *testing.T) {
+	t.Parallel()
 	b := startBerthd(t, "")
 	code, body := b.do("GET", "/openapi.json", "", nil)
 	if code != 200 {
@@ -270,6 +274,7 @@ func keys[M ~map[string]V, V any](m M) []string {
 }
 
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	b := startBerthd(t, "")
 	b.rest("GET", "/v1/clients", nil)
 	resp, err := http.Get("http://" + b.metrics + "/metrics")

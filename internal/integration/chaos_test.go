@@ -2,9 +2,8 @@ package integration
 
 import (
 	"fmt"
-	"net"
-	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,17 +13,6 @@ import (
 	"github.com/fixaroo/berth/agents/runtime/docker"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
 )
-
-// freeAddr returns a loopback address no one listens on right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // waitUntil polls cond every 100 ms until it holds or within passes.
 func waitUntil(tb testing.TB, within time.Duration, what string, cond func() bool) {
@@ -42,9 +30,9 @@ func waitUntil(tb testing.TB, within time.Duration, what string, cond func() boo
 // containers, and stops berthd: the node converges with no duplicates and
 // no leftovers, and keeps serving without the control plane.
 func TestChaos(t *testing.T) {
+	t.Parallel()
 	rt := requireDocker(t, "berth/static:dev")
-	listen := freeAddr(t)
-	b := startBerthdOn(t, "", listen)
+	b := startBerthd(t, "")
 	var ids []string
 	cleanupSites(t, rt, &ids)
 	a := startAgent(t, b, "node-chaos")
@@ -77,12 +65,19 @@ func TestChaos(t *testing.T) {
 	wg.Wait()
 
 	// Kill the agent as soon as it has started creating containers.
+	mine := map[string]string{"berth.managed": "true", "berth.kind": "static", "berth.node": nodeID}
 	waitUntil(t, time.Minute, "the agent creates a first container", func() bool {
-		cs, _ := rt.ListContainers(t.Context(), map[string]string{"berth.managed": "true", "berth.kind": "static"})
+		cs, err := rt.ListContainers(t.Context(), mine)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return len(cs) > 0
 	})
 	a.kill()
-	cs, _ := rt.ListContainers(t.Context(), map[string]string{"berth.managed": "true", "berth.kind": "static"})
+	cs, err := rt.ListContainers(t.Context(), mine)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("agent killed with %d of 10 containers created", len(cs))
 	a.start()
 	for _, id := range ids {
@@ -102,7 +97,7 @@ func TestChaos(t *testing.T) {
 
 	// Deploy a release to one site so there is content to check.
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "index.html"), []byte("still here"), 0o644)
+	writeFile(t, filepath.Join(dir, "index.html"), "still here")
 	served := ids[1]
 	rel := strings.TrimSpace(b.ok(t, "", "site", "deploy", served, dir))
 	b.waitSite(served, time.Minute, func(s *berthv1.Site) bool { return isRunning(s) && s.ReleaseId == rel })
@@ -128,7 +123,7 @@ func TestChaos(t *testing.T) {
 	})
 
 	// berthd comes back: the node reconnects and reports its sites.
-	b2 := startBerthdOn(t, b.dataDir, listen)
+	b2 := startBerthdOn(t, b.dataDir, b.addr)
 	b2.waitNode("node-chaos", berthv1.NodeState_NODE_STATE_READY)
 	for _, id := range ids {
 		b2.waitSite(id, time.Minute, isRunning)
@@ -174,9 +169,8 @@ func crashContainer(t *testing.T, c docker.Container) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pid int
-	fmt.Sscan(out, &pid)
-	if pid <= 0 {
+	pid, err := strconv.Atoi(out)
+	if err != nil || pid <= 0 {
 		t.Fatalf("container %s has no process (%q)", c.Name, out)
 	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {

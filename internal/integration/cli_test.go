@@ -57,6 +57,7 @@ func decodeID(t *testing.T, out, field string) string {
 }
 
 func TestCLI(t *testing.T) {
+	t.Parallel()
 	b := startBerthd(t, "")
 
 	clientID := decodeID(t, b.ok(t, "", "client", "create", "--name", "Acme Ltd", "--slug", "acme", "--email", "ops@acme.test", "-o", "json"), "client")

@@ -12,6 +12,7 @@ import (
 // CreateSite calls are in flight, restarts it, and checks that every site
 // whose creation was acknowledged is there, whole.
 func TestSIGKILLLosesNoAcknowledgedSite(t *testing.T) {
+	t.Parallel()
 	b := startBerthd(t, "")
 	conn := b.grpcConn()
 	ctx := b.adminCtx()

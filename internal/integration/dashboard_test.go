@@ -26,6 +26,7 @@ const dashPassword = "dashboard test passphrase"
 // sees only their own site; and anyone sees the client's public status page.
 // Each page is screenshotted ($BERTH_SCREENSHOTS, or the test's artifacts).
 func TestDashboard(t *testing.T) {
+	t.Parallel()
 	rt := requireDocker(t, "berth/static:dev")
 	b := startBerthd(t, "")
 	var ids []string
@@ -129,10 +130,14 @@ func TestDashboard(t *testing.T) {
 	browsertest.Click(t, ctx, `form[action$="/status-page"] button[type=submit]`)
 	browsertest.WaitText(t, ctx, ".flash", "Status page saved")
 	browsertest.Screenshot(t, ctx, "dashboard-client")
-	for _, p := range []string{"/ops", "/ops/sites", "/ops/clients", "/ops/clients/" + clientID, "/ops/nodes", "/ops/nodes/" + nodeID,
-		"/ops/nodes/join", "/ops/audit", "/ops/maintenance", "/ops/sites/new", "/account"} {
+	for _, page := range []struct{ path, h1 string }{
+		{"/ops", "Fleet overview"}, {"/ops/sites", "Sites"}, {"/ops/clients", "Clients"}, {"/ops/clients/" + clientID, "Bakery Brown"},
+		{"/ops/nodes", "Nodes"}, {"/ops/nodes/" + nodeID, "dash-a"}, {"/ops/nodes/join", "Add a node"}, {"/ops/audit", "Audit log"},
+		{"/ops/maintenance", "Maintenance windows"}, {"/ops/sites/new", "New site"}, {"/account", "Your account"},
+	} {
+		p := page.path
 		browsertest.Navigate(t, ctx, b.url(p))
-		browsertest.WaitText(t, ctx, "h1", "")
+		browsertest.WaitText(t, ctx, "h1", page.h1)
 		name := "dashboard" + strings.ReplaceAll(strings.ReplaceAll(p, "/", "-"), clientID, "client")
 		name = strings.ReplaceAll(name, nodeID, "node")
 		browsertest.Screenshot(t, ctx, name)
@@ -160,10 +165,12 @@ func TestDashboard(t *testing.T) {
 	browsertest.Screenshot(t, cctx, "portal")
 	assertFitsPhone(t, cctx, "portal-phone")
 	browsertest.SetViewport(cctx, 1280, 900, false)
-	browsertest.Navigate(t, cctx, b.url("/sites/"+otherSite))
-	browsertest.WaitText(t, cctx, "h1", "Not found")
-	browsertest.Navigate(t, cctx, b.url("/ops"))
-	browsertest.WaitText(t, cctx, "h1", "Not found")
+	for _, p := range []string{"/sites/" + otherSite, "/ops"} {
+		if status := browsertest.NavigateStatus(t, cctx, b.url(p)); status != 404 {
+			t.Errorf("the client's user gets %s with HTTP status %d, want 404", p, status)
+		}
+		browsertest.WaitText(t, cctx, "h1", "Not found")
+	}
 	browsertest.Navigate(t, cctx, b.url("/sites/"+siteID))
 	browsertest.WaitText(t, cctx, "main", "Domains and certificates")
 	if text := browsertest.Text(t, cctx, "main"); strings.Contains(text, nodeID) {
@@ -251,6 +258,7 @@ func writeBundle(t *testing.T, path string, files map[string]string) {
 // TestSecurityHeadersEverywhere checks that every kind of response on
 // berthd's port, not only the dashboard's, carries the security headers.
 func TestSecurityHeadersEverywhere(t *testing.T) {
+	t.Parallel()
 	b := startBerthd(t, "")
 	for _, p := range []string{"/healthz", "/readyz", "/openapi.json", "/v1/sites", "/v1/status/nobody", "/login", "/status/nobody", "/static/app.js", "/nothing/here"} {
 		resp, err := b.http.Get(b.url(p))

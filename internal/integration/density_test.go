@@ -11,6 +11,7 @@ import (
 // TestDensity runs well past the ~31 bridge networks Docker's default
 // address pools allow: 40 static sites, each on its own network, on one node.
 func TestDensity(t *testing.T) {
+	t.Parallel()
 	rt := requireDocker(t, "berth/static:dev")
 	b := startBerthd(t, "")
 	var ids []string

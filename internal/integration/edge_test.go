@@ -100,6 +100,7 @@ func hasCertificate(s *berthv1.Site) bool {
 // DATA/ca.pem; plain HTTP redirects; an alias redirects to the primary
 // domain; an unknown host gets the branded 404 and no certificate.
 func TestEdgeInternalIssuer(t *testing.T) {
+	t.Parallel()
 	rt := requireDocker(t, "berth/static:dev")
 	b := startBerthd(t, "")
 	var ids []string
@@ -114,7 +115,7 @@ func TestEdgeInternalIssuer(t *testing.T) {
 	ids = append(ids, siteID)
 	dir := t.TempDir()
 	page := "<!doctype html><title>Bistro</title><h1>Welcome</h1>"
-	os.WriteFile(filepath.Join(dir, "index.html"), []byte(page), 0o644)
+	writeFile(t, filepath.Join(dir, "index.html"), page)
 	rel := strings.TrimSpace(b.ok(t, "", "site", "deploy", siteID, dir))
 	site := b.waitSite(siteID, 2*time.Minute, func(s *berthv1.Site) bool {
 		return isRunning(s) && s.ReleaseId == rel && hasCertificate(s)

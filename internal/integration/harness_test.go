@@ -6,8 +6,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fixaroo/berth/internal/testenv"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
@@ -32,15 +35,21 @@ var bins [2]struct {
 	once sync.Once
 }
 
+// commands are the programs the whole-system tests run.
+var commands = []string{"github.com/fixaroo/berth/cmd/berthd", "github.com/fixaroo/berth/cmd/berth", "github.com/fixaroo/berth/cmd/berth-agent"}
+
+var sourcesOnce sync.Once
+
 // binary builds berthd, berth and berth-agent on first use and returns the
 // path of name. Tests get binaries built with -race; benchmarks (tb is a
 // *testing.B) get them built without, since the race detector would
 // dominate every latency and multiply memory.
 func binary(tb testing.TB, name string) string {
 	tb.Helper()
-	if testing.Short() {
-		tb.Skip("whole-process test: skipped with -short")
-	}
+	testenv.SkipShort(tb)
+	// The binaries are built from sources the test cache does not see;
+	// reading them makes a change in any of them rerun this package.
+	sourcesOnce.Do(func() { testenv.DependOnSources(tb, commands...) })
 	_, bench := tb.(*testing.B)
 	bin := &bins[1]
 	args := []string{"build", "-race"}
@@ -52,8 +61,7 @@ func binary(tb testing.TB, name string) string {
 		if bin.err != nil {
 			return
 		}
-		cmd := exec.Command("go", append(args, "-o", bin.dir+"/", "github.com/fixaroo/berth/cmd/berthd",
-			"github.com/fixaroo/berth/cmd/berth", "github.com/fixaroo/berth/cmd/berth-agent")...)
+		cmd := exec.Command("go", append(append(args, "-o", bin.dir+"/"), commands...)...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			bin.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -62,6 +70,42 @@ func binary(tb testing.TB, name string) string {
 		tb.Fatal(bin.err)
 	}
 	return filepath.Join(bin.dir, name)
+}
+
+// Each whole-system test runs on a loopback block of its own, 127.0.N.0/24,
+// so that tests in parallel never meet on an address: berthd listens on
+// 127.0.N.1 and may come back on the same port after a restart, agents and
+// firewall rules use 127.0.N.x. Blocks are handed out from N = 10 up; the
+// test's *testing.T (or B) is the key.
+var (
+	blocksMu  sync.Mutex
+	blocks    = map[testing.TB]int{}
+	nextBlock = 10
+)
+
+// testIP returns the address 127.0.N.host of tb's loopback block.
+func testIP(tb testing.TB, host int) string {
+	tb.Helper()
+	if host < 1 || host > 254 {
+		tb.Fatalf("testIP: host %d out of 1..254", host)
+	}
+	blocksMu.Lock()
+	defer blocksMu.Unlock()
+	n, ok := blocks[tb]
+	if !ok {
+		if nextBlock > 254 {
+			tb.Fatal("testIP: every loopback block 127.0.10-254.0/24 is in use")
+		}
+		n = nextBlock
+		nextBlock++
+		blocks[tb] = n
+		tb.Cleanup(func() {
+			blocksMu.Lock()
+			delete(blocks, tb)
+			blocksMu.Unlock()
+		})
+	}
+	return fmt.Sprintf("127.0.%d.%d", n, host)
 }
 
 func TestMain(m *testing.M) {
@@ -104,23 +148,31 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startBerthd starts berthd on loopback with dataDir ("" for a new one) and
-// waits until it answers /readyz.
-func startBerthd(tb testing.TB, dataDir string) *berthd {
+// startBerthd starts berthd on the test's loopback block with dataDir (""
+// for a new one) and extra flags, and waits until it answers /readyz.
+func startBerthd(tb testing.TB, dataDir string, extra ...string) *berthd {
 	tb.Helper()
-	return startBerthdOn(tb, dataDir, "127.0.0.1:0")
+	return startBerthdOn(tb, dataDir, testIP(tb, 1)+":0", extra...)
 }
 
 // startBerthdOn starts berthd listening on listen, for tests that restart
-// it and need agents to find it at the same address.
+// it and need agents to find it at the same address (b.addr; no other test
+// binds the test's loopback block, so the port is still free).
 func startBerthdOn(tb testing.TB, dataDir, listen string, extra ...string) *berthd {
 	tb.Helper()
 	if dataDir == "" {
 		dataDir = tb.TempDir()
 	}
-	os.Remove(filepath.Join(dataDir, "berthd.addr"))
+	if err := os.Remove(filepath.Join(dataDir, "berthd.addr")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		tb.Fatal(err)
+	}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		tb.Fatalf("listen %q: %v", listen, err)
+	}
 	b := &berthd{tb: tb, dataDir: dataDir, stderr: &syncBuffer{}, exited: make(chan struct{})}
-	b.cmd = exec.Command(binary(tb, "berthd"), append([]string{"--data-dir", dataDir, "--listen", listen, "--metrics-listen", "127.0.0.1:0"}, extra...)...)
+	b.cmd = exec.Command(binary(tb, "berthd"), append([]string{"--data-dir", dataDir, "--listen", listen,
+		"--metrics-listen", net.JoinHostPort(host, "0"), "--tls-host", host}, extra...)...)
 	b.cmd.Stderr = b.stderr
 	if err := b.cmd.Start(); err != nil {
 		tb.Fatal(err)
@@ -176,10 +228,10 @@ func startBerthdOn(tb testing.TB, dataDir, listen string, extra ...string) *bert
 	return b
 }
 
-// url returns the https URL of path, using the certificate's host name.
+// url returns the https URL of path at berthd's address (its certificate
+// names the address, from --tls-host).
 func (b *berthd) url(path string) string {
-	_, port, _ := strings.Cut(b.addr, ":")
-	return "https://localhost:" + port + path
+	return "https://" + b.addr + path
 }
 
 // do makes a REST call with the given token ("" for none) and JSON body
@@ -323,4 +375,16 @@ func rssMiB(pid int) (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// writeFile writes content to path, creating its directory, and fails the
+// test on any error.
+func writeFile(tb testing.TB, path, content string) {
+	tb.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		tb.Fatal(err)
+	}
 }

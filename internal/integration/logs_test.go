@@ -18,6 +18,7 @@ const startupLine = "level=INFO msg=serving root=/srv listen=:8080"
 // TestSiteLogs reads a static site's container output through berthd and
 // the site's node: once, over REST, and followed until Ctrl-C.
 func TestSiteLogs(t *testing.T) {
+	t.Parallel()
 	rt := requireDocker(t, "berth/static:dev")
 	b := startBerthd(t, "")
 	var ids []string

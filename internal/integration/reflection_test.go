@@ -9,6 +9,7 @@ import (
 
 // TestServerReflection checks that tools such as grpcurl can discover the API.
 func TestServerReflection(t *testing.T) {
+	t.Parallel()
 	b := startBerthd(t, "")
 	stream, err := reflectionpb.NewServerReflectionClient(b.grpcConn()).ServerReflectionInfo(t.Context())
 	if err != nil {

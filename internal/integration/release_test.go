@@ -81,6 +81,7 @@ func (b *berthd) releases(tb testing.TB, siteID string) (ids []string, current s
 }
 
 func TestReleasesCLI(t *testing.T) {
+	t.Parallel()
 	b := startBerthd(t, "")
 	clientID := decodeID(t, b.ok(t, "", "client", "create", "--name", "Acme", "--slug", "acme", "--email", "ops@acme.test", "-o", "json"), "client")
 	siteID := decodeID(t, b.ok(t, "", "site", "create", "--client", clientID, "--name", "www", "--kind", "static",
@@ -89,11 +90,7 @@ func TestReleasesCLI(t *testing.T) {
 	public := t.TempDir()
 	write := func(name, content string) {
 		t.Helper()
-		p := filepath.Join(public, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, filepath.Join(public, name), content)
 	}
 	write("index.html", "<h1>v1</h1>")
 	write("css/site.css", "body{}")
@@ -156,6 +153,7 @@ func TestReleasesCLI(t *testing.T) {
 }
 
 func TestReleasesREST(t *testing.T) {
+	t.Parallel()
 	b := startBerthd(t, "")
 	clientID := b.rest("POST", "/v1/clients", map[string]any{"display_name": "Acme", "slug": "acme", "contact_email": "ops@acme.test"})["client"].(map[string]any)["id"].(string)
 	siteID := b.rest("POST", "/v1/sites", map[string]any{

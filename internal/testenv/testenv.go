@@ -281,3 +281,48 @@ func PostgresBinDir() (string, error) {
 	}
 	return filepath.Dir(dirs[len(dirs)-1]), nil
 }
+
+// DependOnSources makes Go's test cache see the sources of the packages
+// named by patterns (e.g. "github.com/fixaroo/berth/cmd/berthd"), for tests
+// that build and run those programs as subprocesses: it reads every file of
+// this module that goes into them, and go.mod and go.sum. `go test` records
+// the files a test opens, so a change in any of them reruns the test instead
+// of reporting a stale "(cached)" pass. Call it from a test (files opened
+// in TestMain before m.Run are not recorded). It returns the files read.
+func DependOnSources(tb testing.TB, patterns ...string) []string {
+	tb.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// One line per package of the main module: its directory, then its Go
+	// and embedded files.
+	const format = `{{if .Module}}{{if .Module.Main}}{{.Dir}}{{range .GoFiles}}|{{.}}{{end}}{{range .CgoFiles}}|{{.}}{{end}}{{range .EmbedFiles}}|{{.}}{{end}}
+{{end}}{{end}}`
+	cmd := exec.Command("go", append([]string{"list", "-deps", "-f", format}, patterns...)...)
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			err = fmt.Errorf("%v: %s", err, exit.Stderr)
+		}
+		tb.Fatalf("go list %v: %v", patterns, err)
+	}
+	files := []string{filepath.Join(root, "go.mod"), filepath.Join(root, "go.sum")}
+	for line := range strings.Lines(string(out)) {
+		fields := strings.Split(strings.TrimSpace(line), "|")
+		if len(fields) < 2 {
+			continue
+		}
+		for _, f := range fields[1:] {
+			files = append(files, filepath.Join(fields[0], f))
+		}
+	}
+	for _, f := range files {
+		if _, err := os.ReadFile(f); err != nil {
+			tb.Fatalf("read source %s: %v", f, err)
+		}
+	}
+	return files
+}

@@ -50,3 +50,25 @@ func TestUnknownPart(t *testing.T) {
 		t.Errorf("String = %q", s)
 	}
 }
+
+func TestDependOnSourcesReadsWhatTheBinaryIsBuiltFrom(t *testing.T) {
+	files := DependOnSources(t, "github.com/fixaroo/berth/cmd/berthd")
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := map[string]bool{}
+	for _, f := range files {
+		has[strings.TrimPrefix(f, root+"/")] = true
+	}
+	for _, want := range []string{"go.mod", "go.sum", "cmd/berthd/main.go", "internal/monitor/monitor.go", "internal/store/sqlite/sqlite.go"} {
+		if !has[want] {
+			t.Errorf("DependOnSources(cmd/berthd) did not read %s (read %d files)", want, len(files))
+		}
+	}
+	for f := range has {
+		if strings.HasSuffix(f, "_test.go") {
+			t.Errorf("read test file %s, which no binary is built from", f)
+		}
+	}
+}
