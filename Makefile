@@ -26,7 +26,8 @@ TOOLS := \
 
 TOOL_STAMPS := $(foreach t,$(TOOLS),$(BIN)/.stamp/$(subst /,_,$(t)))
 
-TEST_TIMEOUT ?= 30m
+TEST_TIMEOUT ?= 20m
+TEST_PARALLEL ?= 8
 
 .PHONY: all build tools generate check-generated lint vet test test-short bench demo images system-deps clean
 
@@ -73,8 +74,14 @@ images:
 	fi
 	@if [ "$$(id -u)" = 0 ]; then bash deploy/images/build-debian.sh all; fi
 
+# test runs the whole suite with the race detector. Whole-system tests call
+# t.Parallel() and mostly wait on real processes and real minutes, so up to
+# TEST_PARALLEL of them run at once. The report prints each package's
+# result, the output of failed tests, the skipped tests, and the slowest
+# tests with their wall time.
 test: check-generated vet images system-deps
-	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	@$(GO) build -o $(BIN)/testreport ./internal/testenv/testreport
+	set -o pipefail; $(GO) test -race -parallel $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) -json ./... | $(BIN)/testreport -slowest 15
 
 # system-deps installs the Debian packages the tests use when running as root,
 # or says what to install: iptables firewalls one prober in the uptime test,
@@ -109,7 +116,10 @@ bench: build tools $(BIN)/ghz
 	./deploy/bench/status-load.sh
 
 # make demo ACME=pebble runs the demo's certificates through a local Pebble.
-demo: build images tools
+# The demo runs committed code: it installs no code generator, only Pebble
+# when it is asked for.
+PEBBLE_STAMPS := $(filter %pebble@$(PEBBLE_VERSION) %pebble-challtestsrv@$(PEBBLE_VERSION),$(TOOL_STAMPS))
+demo: build images $(if $(filter pebble,$(ACME)),$(PEBBLE_STAMPS))
 	ACME='$(ACME)' ./deploy/demo/demo.sh
 
 clean:
