@@ -48,6 +48,8 @@ type Options struct {
 	Prober *probe.Prober
 	// Settle is how long after a minute ends it is evaluated (default 90 s).
 	Settle time.Duration
+	// Tick is how often Run looks for settled minutes (default 10 s).
+	Tick time.Duration
 	// K is how many consecutive down (up) minutes open (close) an incident
 	// (default 2).
 	K int
@@ -91,6 +93,9 @@ func New(o Options) *Monitor {
 	}
 	if o.Settle <= 0 {
 		o.Settle = 90 * time.Second
+	}
+	if o.Tick <= 0 {
+		o.Tick = 10 * time.Second
 	}
 	if o.K <= 0 {
 		o.K = 2
@@ -251,7 +256,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 	if m.o.Prober != nil {
 		wg.Go(func() { m.probeLoop(ctx) })
 	}
-	tick := time.NewTicker(10 * time.Second)
+	tick := time.NewTicker(m.o.Tick)
 	defer tick.Stop()
 	prune := time.NewTicker(time.Hour)
 	defer prune.Stop()
