@@ -57,6 +57,13 @@ type Config struct {
 	// late and buffered probe results count. Default "90s". Flag
 	// --uptime-settle, env BERTH_UPTIME_SETTLE.
 	UptimeSettle Duration `json:"uptime_settle"`
+	// UptimeTick is how often berthd looks for settled minutes to judge.
+	// Default "10s", 1s to 1m. Flag --uptime-tick, env BERTH_UPTIME_TICK.
+	UptimeTick Duration `json:"uptime_tick"`
+	// IncidentMinutes is how many consecutive down minutes open an
+	// incident, and how many not-down minutes resolve it. Default 2, 1 to
+	// 60. Flag --incident-minutes, env BERTH_INCIDENT_MINUTES.
+	IncidentMinutes int `json:"incident_minutes"`
 	// AlertAllowPrivate are private address ranges (CIDR) that alert
 	// webhooks and SMTP servers may be on; by default only public
 	// addresses are reached. Flag --alert-allow-private (repeatable), env
@@ -101,6 +108,8 @@ func DefaultConfig() Config {
 		ProbeInterval:   Duration(time.Minute),
 		ProbeFromBerthd: true,
 		UptimeSettle:    Duration(90 * time.Second),
+		UptimeTick:      Duration(10 * time.Second),
+		IncidentMinutes: 2,
 	}
 }
 
@@ -113,7 +122,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	configPath := fs.String("config", getenv("BERTH_CONFIG"), "JSON configuration file (env BERTH_CONFIG)")
 	var flagCfg Config
 	var tlsHosts, allowPrivate stringList
-	var retention, suffixes, probeInterval, settle string
+	var retention, suffixes, probeInterval, settle, tick string
 	fs.BoolVar(&flagCfg.ProbeFromBerthd, "probe-from-berthd", true, "probe every site from berthd too, as one more vantage point (env BERTH_PROBE_FROM_BERTHD)")
 	fs.StringVar(&flagCfg.DataDir, "data-dir", "", "data directory: database, CA, keys, admin.token (default "+cfg.DataDir+"; env BERTH_DATA_DIR)")
 	fs.StringVar(&flagCfg.Listen, "listen", "", "TLS address for gRPC, REST and the web UI (default "+cfg.Listen+"; env BERTH_LISTEN)")
@@ -124,6 +133,8 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.StringVar(&probeInterval, "probe-interval", "", "how often each vantage point probes each site, at least 10s (default 60s; env BERTH_PROBE_INTERVAL)")
 	fs.StringVar(&flagCfg.ProbeRoots, "probe-roots", "", "PEM file of extra CAs trusted when berthd probes sites (env BERTH_PROBE_ROOTS)")
 	fs.StringVar(&settle, "uptime-settle", "", "how long after a minute ends it is judged (default 90s; env BERTH_UPTIME_SETTLE)")
+	fs.StringVar(&tick, "uptime-tick", "", "how often settled minutes are looked for and judged, 1s to 1m (default 10s; env BERTH_UPTIME_TICK)")
+	fs.IntVar(&flagCfg.IncidentMinutes, "incident-minutes", 0, "consecutive down minutes that open an incident, and not-down minutes that resolve it, 1 to 60 (default 2; env BERTH_INCIDENT_MINUTES)")
 	fs.StringVar(&suffixes, "internal-suffixes", "", "comma-separated domain suffixes whose site certificates berthd's CA signs (default localhost,test,internal; env BERTH_INTERNAL_SUFFIXES)")
 	fs.StringVar(&flagCfg.LogLevel, "log-level", "", "debug, info, warn or error (default info; env BERTH_LOG_LEVEL)")
 	fs.StringVar(&flagCfg.LogFormat, "log-format", "", "text or json (default text; env BERTH_LOG_FORMAT)")
@@ -178,6 +189,16 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	if v := getenv("BERTH_UPTIME_SETTLE"); v != "" {
 		settle = cmpOr(settle, v)
 	}
+	if v := getenv("BERTH_UPTIME_TICK"); v != "" {
+		tick = cmpOr(tick, v)
+	}
+	if v := getenv("BERTH_INCIDENT_MINUTES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("BERTH_INCIDENT_MINUTES %q: want a whole number of minutes", v)
+		}
+		cfg.IncidentMinutes = n
+	}
 	if v := getenv("BERTH_AUDIT_RETENTION"); v != "" {
 		retention = cmpOr(retention, v)
 	}
@@ -202,6 +223,8 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 			cfg.ProbeFromBerthd = flagCfg.ProbeFromBerthd
 		case "probe-roots":
 			cfg.ProbeRoots = flagCfg.ProbeRoots
+		case "incident-minutes":
+			cfg.IncidentMinutes = flagCfg.IncidentMinutes
 		case "log-level":
 			cfg.LogLevel = flagCfg.LogLevel
 		case "log-format":
@@ -211,7 +234,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	for _, d := range []struct {
 		name, value string
 		into        *Duration
-	}{{"audit retention", retention, &cfg.AuditRetention}, {"probe interval", probeInterval, &cfg.ProbeInterval}, {"uptime settle", settle, &cfg.UptimeSettle}} {
+	}{{"audit retention", retention, &cfg.AuditRetention}, {"probe interval", probeInterval, &cfg.ProbeInterval}, {"uptime settle", settle, &cfg.UptimeSettle}, {"uptime tick", tick, &cfg.UptimeTick}} {
 		if d.value == "" {
 			continue
 		}
@@ -283,6 +306,12 @@ func (c Config) Validate() error {
 	}
 	if c.UptimeSettle < Duration(10*time.Second) {
 		errs = append(errs, fmt.Errorf("uptime settle %s: at least 10s, so that results in flight count", time.Duration(c.UptimeSettle)))
+	}
+	if c.UptimeTick < Duration(time.Second) || c.UptimeTick > Duration(time.Minute) {
+		errs = append(errs, fmt.Errorf("uptime tick %s: want 1s to 1m", time.Duration(c.UptimeTick)))
+	}
+	if c.IncidentMinutes < 1 || c.IncidentMinutes > 60 {
+		errs = append(errs, fmt.Errorf("incident minutes %d: want 1 to 60", c.IncidentMinutes))
 	}
 	if c.AuditRetention < Duration(24*time.Hour) {
 		errs = append(errs, fmt.Errorf("audit retention %s: keep audit events for at least 24h", time.Duration(c.AuditRetention)))

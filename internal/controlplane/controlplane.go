@@ -163,6 +163,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) er
 	alerter := monitor.NewAlerter(monitor.Alerter{Store: st, Sender: newAlertSender(cfg), Channel: api.AlertChannel, Log: log.With("component", "alerts")})
 	mon := monitor.New(monitor.Options{Store: st, Logger: log.With("component", "uptime"), Registerer: reg,
 		Interval: time.Duration(cfg.ProbeInterval), Settle: time.Duration(cfg.UptimeSettle), Prober: prober,
+		Tick: time.Duration(cfg.UptimeTick), K: cfg.IncidentMinutes,
 		OnIncident: alerter.IncidentAlert})
 	a := api.New(api.Options{Store: st, Logger: log.With("component", "api"), Registerer: reg, CA: ca, Blobs: bl, ScratchDir: scratch,
 		InternalSuffixes: cfg.InternalSuffixes, Monitor: mon, AlertSender: alerter.Sender})
