@@ -28,6 +28,9 @@ type Alerter struct {
 		Warn(msg string, args ...any)
 		Error(msg string, args ...any)
 	}
+	// NewTicker returns a channel ticking every d and a function that stops
+	// it (default: a time.Ticker's).
+	NewTicker func(d time.Duration) (<-chan time.Time, func())
 	// wake is signalled when a delivery is queued.
 	wake chan struct{}
 }
@@ -36,6 +39,9 @@ type Alerter struct {
 func NewAlerter(a Alerter) *Alerter {
 	if a.Now == nil {
 		a.Now = time.Now
+	}
+	if a.NewTicker == nil {
+		a.NewTicker = func(d time.Duration) (<-chan time.Time, func()) { t := time.NewTicker(d); return t.C, t.Stop }
 	}
 	a.wake = make(chan struct{}, 1)
 	return &a
@@ -96,20 +102,27 @@ func decodeAlert(d *store.AlertDelivery) alerts.Alert {
 	return a
 }
 
+// Periods of the Alerter's loop: due deliveries are looked for every
+// deliverEvery (and when one is queued), the fleet every checkFleetEvery.
+const (
+	deliverEvery    = 5 * time.Second
+	checkFleetEvery = time.Minute
+)
+
 // Run delivers due alerts until ctx ends.
 func (a *Alerter) Run(ctx context.Context) error {
-	tick := time.NewTicker(5 * time.Second)
-	defer tick.Stop()
-	fleet := time.NewTicker(time.Minute)
-	defer fleet.Stop()
+	tick, stopTick := a.NewTicker(deliverEvery)
+	defer stopTick()
+	fleet, stopFleet := a.NewTicker(checkFleetEvery)
+	defer stopFleet()
 	for {
 		a.deliverDue(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick.C:
+		case <-tick:
 		case <-a.wake:
-		case <-fleet.C:
+		case <-fleet:
 			a.checkFleet(ctx)
 		}
 	}
