@@ -70,6 +70,16 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, opts Options) error 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
+	// Whether the node has joined is on disk: a node that cannot start for
+	// want of a join token says so before anything is dialled.
+	id, err := LoadIdentity(cfg.DataDir)
+	joined := err == nil
+	switch {
+	case errors.Is(err, ErrNotJoined) && cfg.JoinToken == "":
+		return errors.New("this node has not joined a fleet: run berth-agent with --server and --join-token (make a token with `berth node join-token`)")
+	case err != nil && !errors.Is(err, ErrNotJoined):
+		return err
+	}
 	// Without an Applier the agent runs sites on the local Docker engine and
 	// serves them through its edge.
 	var rec *reconciler.Reconciler
@@ -142,18 +152,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, opts Options) error 
 		return f, nil
 	}
 
-	id, err := LoadIdentity(cfg.DataDir)
 	switch {
-	case errors.Is(err, ErrNotJoined) && cfg.JoinToken == "":
-		return errors.New("this node has not joined a fleet: run berth-agent with --server and --join-token (make a token with `berth node join-token`)")
-	case errors.Is(err, ErrNotJoined):
+	case !joined:
 		f, _ := facts(ctx)
 		if id, err = Join(ctx, cfg, f); err != nil {
 			return err
 		}
 		log.Info("joined the fleet", "node_id", id.NodeID, "node_name", id.NodeName, "server", id.Server)
-	case err != nil:
-		return err
 	case cfg.JoinToken != "":
 		log.Info("this node has joined already; ignoring --join-token", "node_id", id.NodeID)
 	}

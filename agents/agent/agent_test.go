@@ -101,7 +101,11 @@ func TestRunJoinsAppliesAndServesFromDisk(t *testing.T) {
 	})
 }
 
+// TestRunNotJoined runs the agent as a real node would (no Applier: sites
+// on the local Docker engine) with no engine to reach: the missing join
+// is found on disk and reported before Docker is dialled.
 func TestRunNotJoined(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
 	cfg := DefaultConfig()
 	cfg.DataDir, cfg.NodeName = t.TempDir(), "n1"
 	err := Run(context.Background(), cfg, slog.New(slog.DiscardHandler), Options{})
