@@ -2,6 +2,7 @@ package agent
 
 import (
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -11,14 +12,16 @@ type fakeClock struct {
 	now     time.Time
 	waiters []fakeWaiter
 	history []time.Duration // every duration passed to After, in order
+	added   chan struct{}   // closed (and replaced) when After adds a timer
 }
 
 type fakeWaiter struct {
 	at time.Time
+	d  time.Duration // as passed to After
 	ch chan time.Time
 }
 
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Now(), added: make(chan struct{})} }
 
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
@@ -35,7 +38,9 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 		ch <- c.now
 		return ch
 	}
-	c.waiters = append(c.waiters, fakeWaiter{at: c.now.Add(d), ch: ch})
+	c.waiters = append(c.waiters, fakeWaiter{at: c.now.Add(d), d: d, ch: ch})
+	close(c.added)
+	c.added = make(chan struct{})
 	return ch
 }
 
@@ -60,4 +65,31 @@ func (c *fakeClock) afters() []time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]time.Duration(nil), c.history...)
+}
+
+// waitTimer waits until a timer is pending whose duration (as passed to
+// After) satisfies match, and returns its deadline. It fails the test after
+// 10 real seconds, listing the pending timers.
+func (c *fakeClock) waitTimer(t *testing.T, what string, match func(d time.Duration) bool) time.Time {
+	t.Helper()
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	for {
+		c.mu.Lock()
+		var pending []time.Duration
+		for _, w := range c.waiters {
+			if match(w.d) {
+				c.mu.Unlock()
+				return w.at
+			}
+			pending = append(pending, w.d)
+		}
+		added := c.added
+		c.mu.Unlock()
+		select {
+		case <-added:
+		case <-timeout.C:
+			t.Fatalf("timed out waiting for %s; pending timers: %v", what, pending)
+		}
+	}
 }

@@ -275,11 +275,29 @@ func TestSessionRenewsCertificate(t *testing.T) {
 	if saved.Cert.Leaf.Subject.CommonName != "node_01" || saved.Cert.Leaf.NotAfter.Before(now.Add(23*time.Hour)) {
 		t.Errorf("renewed certificate: %s until %v", saved.Cert.Leaf.Subject.CommonName, saved.Cert.Leaf.NotAfter)
 	}
-	// The next renewal waits for two thirds of the new lifetime.
-	time.Sleep(50 * time.Millisecond)
-	if n := srv.renewals.Load(); n != 1 {
-		t.Errorf("%d renewals, want 1", n)
+	// The next renewal waits until a third of the new lifetime is left,
+	// in waits of at most maxRenewSleep (so a jumping clock costs little).
+	// Each wait is seen pending on the clock before the clock moves: the
+	// loop went round without renewing. Longer than any heartbeat,
+	// reconnect or probe wait, it can only be the renewal's.
+	leaf := s.certs.get().Leaf
+	due := leaf.NotAfter.Add(-leaf.NotAfter.Sub(leaf.NotBefore) / 3)
+	isRenewWait := func(d time.Duration) bool { return d > 2*time.Minute }
+	for {
+		now := clock.Now()
+		at := clock.waitTimer(t, "the wait for the next renewal", isRenewWait)
+		if want := now.Add(min(due.Sub(now), maxRenewSleep)); !at.Equal(want) {
+			t.Fatalf("at %v the renewal waits until %v, want %v (renewal due %v)", now, at, want, due)
+		}
+		if n := srv.renewals.Load(); n != 1 {
+			t.Fatalf("%d renewals at %v, want 1 until %v", n, now, due)
+		}
+		clock.Advance(at.Sub(now))
+		if !at.Before(due) {
+			break
+		}
 	}
+	waitFor(t, nil, "the renewal once due", func() bool { return srv.renewals.Load() >= 2 })
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent use.
