@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
+	"io/fs"
 	"log"
 	"log/slog"
 	"net"
@@ -174,20 +176,31 @@ func storedCert(t *testing.T, dataDir, domain string) (key string, value []byte)
 	t.Helper()
 	root := filepath.Join(dataDir, "certs", "store")
 	var found []string
-	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && filepath.Base(p) == domain+".crt" {
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil && p != root && errors.Is(err, fs.ErrNotExist) {
+			return nil // removed while walking (a lock, say)
+		} else if err != nil {
+			return err
+		}
+		if !d.IsDir() && filepath.Base(p) == domain+".crt" {
 			found = append(found, p)
 		}
 		return nil
 	})
-	if len(found) != 1 {
-		t.Fatalf("certificate files for %s under %s: %v, want one", domain, root, found)
-	}
-	value, err := os.ReadFile(found[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	rel, _ := filepath.Rel(root, found[0])
+	if len(found) != 1 {
+		t.Fatalf("certificate files for %s under %s: %v, want one", domain, root, found)
+	}
+	value, err = os.ReadFile(found[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(root, found[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	return filepath.ToSlash(rel), value
 }
 

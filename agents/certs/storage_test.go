@@ -123,32 +123,84 @@ func TestStorageTimeoutIsUnavailable(t *testing.T) {
 	}
 }
 
+// watchedRemote reports the outcome of each TryLock on tries, dropping
+// reports nobody has room for.
+type watchedRemote struct {
+	certs.Remote
+	tries chan bool // true: the lock was taken
+}
+
+func (w watchedRemote) TryLock(ctx context.Context, name string) (bool, error) {
+	ok, err := w.Remote.TryLock(ctx, name)
+	if err == nil {
+		select {
+		case w.tries <- ok:
+		default:
+		}
+	}
+	return ok, err
+}
+
+// waitRefused waits until b's Lock, whose result comes on got, has been
+// refused twice by Remote: it polled again after the first refusal instead
+// of returning.
+func waitRefused(t *testing.T, tries <-chan bool, got <-chan error) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for refused := 0; refused < 2; {
+		select {
+		case ok := <-tries:
+			if ok {
+				t.Fatal("b took the lock in Remote while a holds it")
+			}
+			refused++
+		case err := <-got:
+			t.Fatalf("b.Lock returned %v while a holds the lock", err)
+		case <-timeout:
+			t.Fatalf("b.Lock was refused %d times in 10 s, want it to poll", refused)
+		}
+	}
+}
+
 func TestStorageLocks(t *testing.T) {
 	ctx := context.Background()
 	mem := certstest.NewMemRemote()
 	a := newStorage(t, t.TempDir(), mem.Node("a"))
-	b := newStorage(t, t.TempDir(), mem.Node("b"))
+	bRemote := watchedRemote{Remote: mem.Node("b"), tries: make(chan bool, 16)}
+	b := newStorage(t, t.TempDir(), bRemote)
 	const name = "issue_cert_x.example"
 
 	if err := a.Lock(ctx, name); err != nil {
 		t.Fatal(err)
 	}
 	// Another node waits, polling, until its context ends...
-	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if err := b.Lock(short, name); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("b.Lock while a holds it: %v, want deadline exceeded", err)
+	got := make(chan error, 1)
+	go func() { got <- b.Lock(bctx, name) }()
+	waitRefused(t, bRemote.tries, got)
+	cancel()
+	select {
+	case err := <-got:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("b.Lock while a holds it, cancelled: %v, want context canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("b.Lock still waiting after its context ended")
 	}
 	// ...and so does another goroutine of the same node, which Remote
 	// alone would let in.
-	short2, cancel2 := context.WithTimeout(ctx, 300*time.Millisecond)
+	short, cancel2 := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel2()
-	if err := a.Lock(short2, name); !errors.Is(err, context.DeadlineExceeded) {
+	if err := a.Lock(short, name); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("second a.Lock: %v, want deadline exceeded", err)
 	}
-	got := make(chan error, 1)
+	// A node waiting when the lock is released takes it.
+	for len(bRemote.tries) > 0 {
+		<-bRemote.tries
+	}
 	go func() { got <- b.Lock(ctx, name) }()
-	time.Sleep(100 * time.Millisecond)
+	waitRefused(t, bRemote.tries, got)
 	if err := a.Unlock(ctx, name); err != nil {
 		t.Fatal(err)
 	}
