@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,7 +93,9 @@ func newSite(t *testing.T) string {
 func switchCurrent(t testing.TB, root, target string) {
 	t.Helper()
 	tmp := filepath.Join(root, "current.tmp")
-	_ = os.Remove(tmp)
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
 	if err := os.Symlink(target, tmp); err != nil {
 		t.Fatal(err)
 	}
@@ -479,27 +484,38 @@ func FuzzCandidates(f *testing.F) {
 	})
 }
 
-// TestSwitchRelease flips current between two releases while a client
-// loops GET /: every response is a whole page of one release or the other.
+// TestSwitchRelease flips current between two releases while clients loop
+// GET /: every response is a whole page of one release or the other, and a
+// request made between two switches gets the release then current. Every
+// fifth switch waits for such a request, so both releases are served.
 func TestSwitchRelease(t *testing.T) {
 	root := newSite(t)
 	srv := newServer(t, root)
+	pages := [2]string{indexR1, indexR2} // after switch k, pages[k%2] is current
+
+	// begun and done count the switches begun and done. A request that
+	// starts once switch k is done and ends before switch k+1 begins is
+	// settled: it must get pages[k%2].
+	var begun, done atomic.Int64
+	settled := make(chan int64, 64) // k of each settled request; dropped when full
 
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	var mu sync.Mutex // guards the fields below
 	var requests int
 	var failures []string
-	seen := map[string]bool{}
+	served := map[string]int{}
 	for range 2 {
 		wg.Go(func() {
 			for ctx.Err() == nil {
+				k := done.Load()
 				resp, err := client.Get(srv.URL + "/")
 				var body []byte
 				if err == nil {
 					body, err = io.ReadAll(resp.Body)
 					resp.Body.Close()
 				}
+				isSettled := begun.Load() == k
 				mu.Lock()
 				requests++
 				switch {
@@ -507,24 +523,50 @@ func TestSwitchRelease(t *testing.T) {
 					failures = append(failures, err.Error())
 				case resp.StatusCode != 200 || (string(body) != indexR1 && string(body) != indexR2):
 					failures = append(failures, fmt.Sprintf("%d %q", resp.StatusCode, body))
+				case isSettled && string(body) != pages[k%2]:
+					failures = append(failures, fmt.Sprintf("after switch %d: %q, want %q", k, body, pages[k%2]))
 				default:
-					seen[string(body)] = true
+					served[string(body)]++
 				}
 				mu.Unlock()
+				if isSettled {
+					select {
+					case settled <- k:
+					default:
+					}
+				}
 			}
 		})
 	}
-	for i := range 300 {
-		switchCurrent(t, root, fmt.Sprintf("releases/r%d", i%2+1))
-		if i%10 == 0 {
-			time.Sleep(time.Millisecond) // let the clients in
+	stop := func() {
+		cancel()
+		wg.Wait()
+	}
+	for k := int64(1); k <= 300; k++ {
+		begun.Add(1)
+		switchCurrent(t, root, fmt.Sprintf("releases/r%d", k%2+1))
+		done.Add(1)
+		if k%5 != 0 {
+			continue
+		}
+		timeout := time.After(10 * time.Second)
+		for waiting := true; waiting; {
+			select {
+			case got := <-settled:
+				waiting = got != k
+			case <-timeout:
+				stop()
+				t.Fatalf("no request was answered in 10 s after switch %d", k)
+			}
 		}
 	}
-	cancel()
-	wg.Wait()
-	t.Logf("%d requests, saw %d releases", requests, len(seen))
+	stop()
+	t.Logf("%d requests: %d of release one, %d of release two", requests, served[indexR1], served[indexR2])
 	if len(failures) > 0 {
 		t.Errorf("%d of %d requests failed during switches, first: %s", len(failures), requests, failures[0])
+	}
+	if served[indexR1] == 0 || served[indexR2] == 0 {
+		t.Errorf("served release one %d times and release two %d times, want both", served[indexR1], served[indexR2])
 	}
 
 	switchCurrent(t, root, "releases/r2")
@@ -536,18 +578,29 @@ func TestSwitchRelease(t *testing.T) {
 func TestRun(t *testing.T) {
 	release := make(chan struct{})
 	entered := make(chan struct{})
+	var slowDone atomic.Bool // the /slow handler has written its answer
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
 			close(entered)
 			<-release
+			defer slowDone.Store(true)
 		}
 		io.WriteString(w, "ok")
 	})
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, addr, h) }()
+	// Run's result, and whether the in-flight request had been answered
+	// by the time Run returned.
+	type result struct {
+		err      error
+		answered bool
+	}
+	done := make(chan result, 1)
+	go func() {
+		err := Run(ctx, addr, h)
+		done <- result{err, slowDone.Load()}
+	}()
 
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -571,14 +624,20 @@ func TestRun(t *testing.T) {
 			return
 		}
 		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			slow <- err.Error()
+			return
+		}
 		slow <- string(b)
 	}()
 	<-entered
 	cancel()
+	// Run may not return while the request is in flight: not within a
+	// moment of ctx ending (below), nor before the answer (result.answered).
 	select {
-	case err := <-done:
-		t.Fatalf("Run returned %v with a request in flight", err)
+	case res := <-done:
+		t.Fatalf("Run returned %v with a request in flight", res.err)
 	case <-time.After(50 * time.Millisecond):
 	}
 	close(release)
@@ -586,9 +645,12 @@ func TestRun(t *testing.T) {
 		t.Errorf("in-flight request got %q, want ok", got)
 	}
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run = %v, want nil after ctx ends", err)
+	case res := <-done:
+		if res.err != nil {
+			t.Errorf("Run = %v, want nil after ctx ends", res.err)
+		}
+		if !res.answered {
+			t.Error("Run returned before the in-flight request was answered")
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after ctx ended")
