@@ -16,6 +16,11 @@
 //
 // Glossary: a site's resources on the node are its network berth-<id>, its
 // container berth-<id>, for WordPress its wp-content volume and its database
-// and user on the node's shared MariaDB (container berth-mariadb), and for
-// static sites its release directory DATA/sites/<id>.
+// and user on the node's shared MariaDB, and for static sites its release
+// directory DATA/sites/<id>. The node's MariaDB is the container, network
+// and data volume berth-mariadb-<node id> (-data for the volume), labelled
+// with the node like everything else, so that agents sharing an engine never
+// share it; it answers as berth-mariadb on every WordPress site's network.
+// A node that ran its MariaDB as berth-mariadb before names were per node
+// keeps that one, and its data; DATA/mariadb.json records which the node uses.
 package reconciler

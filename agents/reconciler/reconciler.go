@@ -12,11 +12,14 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -49,8 +52,16 @@ var DefaultImages = Images{Static: "berth/static:dev", WordPress: "berth/wordpre
 // are required.
 type Options struct {
 	Runtime *docker.Runtime
-	// NodeID is the node's id, put on every object as LabelNode.
+	// NodeID is the node's id, put on every object as LabelNode and in the
+	// names of the node's MariaDB. Ids are [a-z0-9_]; without one (tests of
+	// static sites) WordPress sites fail, since the node's MariaDB could not
+	// be told from another node's on the same engine.
 	NodeID string
+	// Labels are put on every object the reconciler creates, under the
+	// berth.* labels above, which always win; tests mark theirs with them.
+	// Keys follow the rule of Docker names and may not be one of the label
+	// keys above.
+	Labels map[string]string
 	// DataDir is the agent's data directory; site files live under DataDir/sites.
 	DataDir string
 	// Box encrypts secrets the node keeps (the MariaDB root password).
@@ -93,6 +104,9 @@ type Reconciler struct {
 	upstream map[string]netip.AddrPort
 
 	mariaMu sync.Mutex // serialises work on the shared MariaDB container
+
+	namesMu sync.Mutex // guards maria
+	maria   *mariaDB   // the names of the node's MariaDB, once known
 }
 
 // New returns a Reconciler.
@@ -148,8 +162,12 @@ func (r *Reconciler) Statuses() []*berthv1.SiteStatus {
 	return out
 }
 
-// Run reconciles until ctx ends.
+// Run reconciles until ctx ends. It fails at once if the options are
+// invalid.
 func (r *Reconciler) Run(ctx context.Context) error {
+	if err := r.o.validate(); err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	for range r.o.Workers {
 		wg.Add(1)
@@ -340,8 +358,38 @@ func (r *Reconciler) siteDir(siteID string) string {
 	return filepath.Join(r.o.DataDir, "sites", siteID)
 }
 
+// labels are the labels of an object of a site (siteID "": of the node).
 func (r *Reconciler) labels(siteID, kind string) map[string]string {
-	return map[string]string{LabelManaged: "true", LabelSite: siteID, LabelKind: kind, LabelNode: r.o.NodeID}
+	l := make(map[string]string, len(r.o.Labels)+4)
+	maps.Copy(l, r.o.Labels)
+	l[LabelManaged], l[LabelKind], l[LabelNode] = "true", kind, r.o.NodeID
+	if siteID != "" {
+		l[LabelSite] = siteID
+	}
+	return l
+}
+
+var (
+	nodeIDRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_]{0,63}$`)
+	labelKeyRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,127}$`) // agents/runtime/docker's rule for names
+)
+
+// validate checks what New cannot refuse: the node id and the extra labels.
+func (o Options) validate() error {
+	if o.NodeID != "" && !nodeIDRE.MatchString(o.NodeID) {
+		return fmt.Errorf("reconciler: node id %q: must be 1-64 characters of a-z, 0-9 and '_'", o.NodeID)
+	}
+	for _, k := range slices.Sorted(maps.Keys(o.Labels)) {
+		switch {
+		case !labelKeyRE.MatchString(k):
+			return fmt.Errorf("reconciler: label key %q: must be 1-128 characters of a-z, 0-9, '_', '.', '-', starting with a letter or digit", k)
+		case k == LabelManaged || k == LabelSite || k == LabelKind || k == LabelNode || k == "berth.spec-hash":
+			return fmt.Errorf("reconciler: label %s is set by Berth itself; choose another key", k)
+		case !utf8.ValidString(o.Labels[k]) || strings.IndexFunc(o.Labels[k], unicode.IsControl) >= 0:
+			return fmt.Errorf("reconciler: label %s: the value must be UTF-8 text without control characters", k)
+		}
+	}
+	return nil
 }
 
 // remove deletes everything of a site from the node. want is the deleting

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/fixaroo/berth/agents/runtime/docker"
 	"github.com/fixaroo/berth/internal/seal"
 	"github.com/fixaroo/berth/internal/testenv"
@@ -31,12 +33,15 @@ type harness struct {
 	dataDir  string
 	statuses chan *berthv1.SiteStatus
 	bundles  map[string][]byte
+	nodeID   string // unique to the test: its objects carry it, with testLabel
 
 	mu        sync.Mutex
 	upstreams map[string]netip.AddrPort // from Options.Upstream
 }
 
-func newHarness(t *testing.T) *harness {
+// newHarness starts a reconciler; configure, if any, changes its options
+// before it starts.
+func newHarness(t *testing.T, configure ...func(*Options)) *harness {
 	t.Helper()
 	testenv.SkipShort(t)
 	testenv.RequireImages(t, DefaultImages.Static)
@@ -51,9 +56,12 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, rt: rt, dataDir: dataDir, statuses: make(chan *berthv1.SiteStatus, 100), bundles: map[string][]byte{},
-		upstreams: map[string]netip.AddrPort{}}
-	h.r = New(Options{
-		Runtime: rt, DataDir: dataDir, Box: box, Resync: time.Second,
+		upstreams: map[string]netip.AddrPort{}, nodeID: testNodeID()}
+	// Registered before the reconciler runs, so that it runs after the
+	// reconciler has stopped.
+	t.Cleanup(h.removeOwn)
+	o := Options{
+		Runtime: rt, NodeID: h.nodeID, Labels: map[string]string{testLabel: "1"}, DataDir: dataDir, Box: box, Resync: time.Second,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Fetch: func(ctx context.Context, id string) (io.ReadCloser, error) {
 			b, ok := h.bundles[id]
@@ -72,12 +80,69 @@ func newHarness(t *testing.T) *harness {
 				delete(h.upstreams, id)
 			}
 		},
-	})
+	}
+	for _, f := range configure {
+		f(&o)
+	}
+	h.r = New(o)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { h.r.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return h
+}
+
+// testLabel marks what reconciler tests create, besides their node id.
+const testLabel = "berth.test"
+
+// testNodeID returns a node id of the form the store makes, unique to a test.
+func testNodeID() string {
+	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+	b := make([]byte, 17)
+	for i := range b {
+		b[i] = alphabet[rand.IntN(len(alphabet))]
+	}
+	return "node_test" + string(b)
+}
+
+// own are the labels of everything this harness's reconciler creates, and
+// of nothing else on the engine.
+func (h *harness) own() map[string]string {
+	return map[string]string{testLabel: "1", LabelNode: h.nodeID}
+}
+
+// removeOwn removes the containers, volumes and networks the test's
+// reconciler created, found by their labels.
+func (h *harness) removeOwn() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cs, err := h.rt.ListContainers(ctx, h.own())
+	if err != nil {
+		h.t.Errorf("list the test's containers: %v", err)
+	}
+	for _, c := range cs {
+		if err := h.rt.RemoveContainer(ctx, c.Name); err != nil {
+			h.t.Errorf("remove the test's container: %v", err)
+		}
+	}
+	vols, err := h.rt.ListVolumes(ctx, h.own())
+	if err != nil {
+		h.t.Errorf("list the test's volumes: %v", err)
+	}
+	for _, v := range vols {
+		if err := h.rt.RemoveVolume(ctx, v); err != nil {
+			h.t.Errorf("remove the test's volume: %v", err)
+		}
+	}
+	nets, err := h.rt.ListNetworks(ctx, h.own())
+	if err != nil {
+		h.t.Errorf("list the test's networks: %v", err)
+	}
+	for _, n := range nets {
+		if err := h.rt.RemoveNetwork(ctx, n.Name); err != nil {
+			h.t.Errorf("remove the test's network: %v", err)
+		}
+	}
 }
 
 // testWriter sends log lines to the test's log, shown when it fails.
@@ -178,11 +243,6 @@ func TestStaticSiteLifecycle(t *testing.T) {
 	h.bundles["rel_two"] = bundle(t, map[string]string{"index.html": "<h1>two</h1>"})
 	site := &berthv1.SiteAssignment{SiteId: id, ClientId: "cl_x", Name: "www", Kind: berthv1.SiteKind_SITE_KIND_STATIC, Generation: 1,
 		Domains: []string{"www.example.test"}, Resources: &berthv1.Resources{MemoryMib: 64, CpuMillicores: 200}, ReleaseId: "rel_one"}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		h.rt.RemoveContainer(ctx, containerName(id))
-		h.rt.RemoveNetwork(ctx, networkName(id))
-	})
 	h.r.Apply(t.Context(), &berthv1.DesiredState{Revision: 1, Sites: []*berthv1.SiteAssignment{site}})
 	h.waitFor(id, running)
 	if code, body := h.get(id, "/"); code != 200 || body != "<h1>one</h1>" {
@@ -194,6 +254,11 @@ func TestStaticSiteLifecycle(t *testing.T) {
 
 	// A new release replaces the content without a new container.
 	before, _ := h.rt.InspectContainer(t.Context(), containerName(id))
+	for k, v := range h.own() {
+		if before.Labels[k] != v {
+			t.Errorf("container label %s = %q, want %q", k, before.Labels[k], v)
+		}
+	}
 	site.ReleaseId, site.Generation = "rel_two", 2
 	h.r.Apply(t.Context(), &berthv1.DesiredState{Revision: 2, Sites: []*berthv1.SiteAssignment{site}})
 	h.waitFor(id, func(st *berthv1.SiteStatus) bool { return running(st) && st.GetReleaseId() == "rel_two" })
@@ -247,14 +312,47 @@ func TestStaticSiteLifecycle(t *testing.T) {
 }
 
 func TestMissingImageIsTerminal(t *testing.T) {
-	h := newHarness(t)
-	h.r.o.Images.Static = "berth/does-not-exist:dev"
+	h := newHarness(t, func(o *Options) { o.Images = Images{Static: "berth/does-not-exist:dev"} })
 	id := siteID()
-	t.Cleanup(func() { h.rt.RemoveNetwork(context.Background(), networkName(id)) })
 	h.r.Apply(t.Context(), &berthv1.DesiredState{Revision: 1, Sites: []*berthv1.SiteAssignment{{SiteId: id, Kind: berthv1.SiteKind_SITE_KIND_STATIC,
 		Generation: 1, Domains: []string{"x.test"}, Resources: &berthv1.Resources{MemoryMib: 64, CpuMillicores: 100}}}})
 	st := h.waitFor(id, func(st *berthv1.SiteStatus) bool { return st.GetState() == berthv1.SiteState_SITE_STATE_FAILED })
 	if msg := st.GetConditions()[0].GetMessage(); !strings.Contains(msg, "make images") {
 		t.Errorf("failure message %q does not tell to run make images", msg)
+	}
+}
+
+func TestLabels(t *testing.T) {
+	r := New(Options{NodeID: exampleNodeID, Labels: map[string]string{testLabel: "1", "team": "web"}})
+	want := map[string]string{LabelManaged: "true", LabelSite: "site_x", LabelKind: "static", LabelNode: exampleNodeID, testLabel: "1", "team": "web"}
+	if diff := cmp.Diff(want, r.labels("site_x", "static")); diff != "" {
+		t.Errorf("labels of a site (-want +got):\n%s", diff)
+	}
+	want = map[string]string{LabelManaged: "true", LabelKind: "mariadb", LabelNode: exampleNodeID, testLabel: "1", "team": "web"}
+	if diff := cmp.Diff(want, r.labels("", "mariadb")); diff != "" {
+		t.Errorf("labels of the node's MariaDB (-want +got):\n%s", diff)
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    Options
+		ok   bool
+	}{
+		{"zero", Options{}, true},
+		{"node id and a test label", Options{NodeID: exampleNodeID, Labels: map[string]string{testLabel: "1"}}, true},
+		{"node id with a dash", Options{NodeID: "node-1"}, false},
+		{"node id too long", Options{NodeID: "node_" + strings.Repeat("a", 60)}, false},
+		{"label key with upper case", Options{Labels: map[string]string{"Team": "x"}}, false},
+		{"label overriding the node", Options{Labels: map[string]string{LabelNode: "node_x"}}, false},
+		{"label overriding managed", Options{Labels: map[string]string{LabelManaged: "false"}}, false},
+		{"label value with a newline", Options{Labels: map[string]string{"team": "a\nb"}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.o.validate(); (err == nil) != tc.ok {
+				t.Errorf("validate = %v, want ok %v", err, tc.ok)
+			}
+		})
 	}
 }

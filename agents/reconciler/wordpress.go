@@ -3,12 +3,14 @@ package reconciler
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,14 +21,53 @@ import (
 
 // The node's shared MariaDB server.
 const (
-	mariaName     = "berth-mariadb"
-	mariaVolume   = "berth-mariadb-data"
 	mariaAlias    = "berth-mariadb" // DNS name on every WordPress site's network
 	mariaMemory   = 512
 	wordpressPort = 8080
 	// mariaSecretFile holds the root password, sealed with the agent's key.
 	mariaSecretFile = "mariadb-root.secret"
+	// mariaNamesFile records the names of the node's MariaDB (a mariaDB in
+	// JSON), chosen once by chooseMariaDB.
+	mariaNamesFile = "mariadb.json"
 )
+
+// mariaDB names the node's MariaDB server: its container, its own network
+// and its data volume.
+type mariaDB struct {
+	Container string `json:"container"`
+	Network   string `json:"network"`
+	Volume    string `json:"volume"`
+}
+
+// legacyMariaDBNames are the names every node used before they were per node:
+// two agents on one engine shared them, and each other's data with them.
+var legacyMariaDBNames = mariaDB{Container: "berth-mariadb", Network: "berth-mariadb", Volume: "berth-mariadb-data"}
+
+// nodeMariaDBNames are the names of node nodeID's MariaDB, such as
+// berth-mariadb-node_01jd3m5kq8x7w2c9v4r6t0yzab.
+func nodeMariaDBNames(nodeID string) mariaDB {
+	n := "berth-mariadb-" + nodeID
+	return mariaDB{Container: n, Network: n, Volume: n + "-data"}
+}
+
+// legacyMariaDB is what the engine holds under legacyMariaDBNames.
+type legacyMariaDB struct {
+	volume bool   // the data volume exists, labelled as Berth's MariaDB
+	owner  string // LabelNode of the container, if it exists and has one
+}
+
+// chooseMariaDB picks the names of node nodeID's MariaDB the first time it
+// needs them. A node that already has a root password (rootSecret) and whose
+// engine holds the legacy data volume ran its MariaDB under the legacy
+// names before the upgrade: it keeps them, and its data, unless the legacy
+// container has been claimed by another node already. Every other node
+// gets names of its own.
+func chooseMariaDB(nodeID string, rootSecret bool, legacy legacyMariaDB) (m mariaDB, adopted bool) {
+	if rootSecret && legacy.volume && (legacy.owner == "" || legacy.owner == nodeID) {
+		return legacyMariaDBNames, true
+	}
+	return nodeMariaDBNames(nodeID), false
+}
 
 // safeSecret is the shape of generated passwords; anything else is refused
 // rather than quoted into SQL.
@@ -41,13 +82,14 @@ func (r *Reconciler) reconcileWordPress(ctx context.Context, want *berthv1.SiteA
 	if _, err := r.o.Runtime.EnsureNetwork(ctx, networkName(id), r.labels(id, "wordpress")); err != nil {
 		return nil, err
 	}
-	if err := r.ensureMariaDB(ctx); err != nil {
+	maria, err := r.ensureMariaDB(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if err := r.o.Runtime.ConnectNetwork(ctx, networkName(id), mariaName, []string{mariaAlias}); err != nil {
+	if err := r.o.Runtime.ConnectNetwork(ctx, networkName(id), maria.Container, []string{mariaAlias}); err != nil {
 		return nil, err
 	}
-	if err := r.ensureDatabase(ctx, id, dbPassword); err != nil {
+	if err := r.ensureDatabase(ctx, maria, id, dbPassword); err != nil {
 		return nil, err
 	}
 	if err := r.o.Runtime.EnsureVolume(ctx, volumeName(id), r.labels(id, "wordpress")); err != nil {
@@ -146,60 +188,136 @@ func (r *Reconciler) rootPassword() (string, error) {
 	return string(pw), nil
 }
 
-// ensureMariaDB runs the node's shared MariaDB server and waits until it
-// answers.
-func (r *Reconciler) ensureMariaDB(ctx context.Context) error {
+// mariaDB returns the names of the node's MariaDB, choosing and recording
+// them on first use. The choice is kept in the data directory, so that it is
+// made once per node, before the root password exists for a new node.
+func (r *Reconciler) mariaDB(ctx context.Context) (mariaDB, error) {
+	r.namesMu.Lock()
+	defer r.namesMu.Unlock()
+	if r.maria != nil {
+		return *r.maria, nil
+	}
+	if r.o.NodeID == "" {
+		return mariaDB{}, terminalf("this reconciler has no node id, which WordPress sites need to tell the node's MariaDB from others on the engine")
+	}
+	path := filepath.Join(r.o.DataDir, mariaNamesFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		var m mariaDB
+		if err := json.Unmarshal(b, &m); err != nil {
+			return mariaDB{}, terminalf("%s is damaged: %v; restore it, or write the names of the node's MariaDB container, network and volume into it", path, err)
+		}
+		if m.Container == "" || m.Network == "" || m.Volume == "" {
+			return mariaDB{}, terminalf("%s must name the node's MariaDB container, network and volume; it holds %s", path, b)
+		}
+		r.maria = &m
+		return m, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return mariaDB{}, fmt.Errorf("read MariaDB names: %w", err)
+	}
+	rootSecret := true
+	if _, err := os.Stat(filepath.Join(r.o.DataDir, mariaSecretFile)); errors.Is(err, os.ErrNotExist) {
+		rootSecret = false
+	} else if err != nil {
+		return mariaDB{}, fmt.Errorf("read MariaDB root password: %w", err)
+	}
+	var legacy legacyMariaDB
+	if rootSecret {
+		if legacy, err = r.inspectLegacyMariaDB(ctx, legacyMariaDBNames); err != nil {
+			return mariaDB{}, err
+		}
+	}
+	m, adopted := chooseMariaDB(r.o.NodeID, rootSecret, legacy)
+	b, err = json.Marshal(m)
+	if err != nil {
+		return mariaDB{}, err
+	}
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
+		return mariaDB{}, err
+	}
+	r.log.Info("MariaDB names chosen", "container", m.Container, "volume", m.Volume, "legacy", adopted)
+	r.maria = &m
+	return m, nil
+}
+
+// inspectLegacyMariaDB reports what the engine holds under the legacy names
+// (legacyMariaDBNames; tests pass their own). Legacy volumes carry only the
+// managed and kind labels.
+func (r *Reconciler) inspectLegacyMariaDB(ctx context.Context, names mariaDB) (legacyMariaDB, error) {
+	var l legacyMariaDB
+	vols, err := r.o.Runtime.ListVolumes(ctx, map[string]string{LabelManaged: "true", LabelKind: "mariadb"})
+	if err != nil {
+		return l, err
+	}
+	l.volume = slices.Contains(vols, names.Volume)
+	c, err := r.o.Runtime.InspectContainer(ctx, names.Container)
+	if err != nil && !errors.Is(err, docker.ErrNotFound) {
+		return l, err
+	}
+	l.owner = c.Labels[LabelNode]
+	return l, nil
+}
+
+// ensureMariaDB runs the node's shared MariaDB server, waits until it
+// answers and returns its names.
+func (r *Reconciler) ensureMariaDB(ctx context.Context) (mariaDB, error) {
 	r.mariaMu.Lock()
 	defer r.mariaMu.Unlock()
+	// The names first: a new node's choice depends on having no root
+	// password yet.
+	m, err := r.mariaDB(ctx)
+	if err != nil {
+		return m, err
+	}
 	pw, err := r.rootPassword()
 	if err != nil {
-		return err
+		return m, err
 	}
-	lbl := map[string]string{LabelManaged: "true", LabelKind: "mariadb"}
-	if _, err := r.o.Runtime.EnsureNetwork(ctx, mariaName, lbl); err != nil {
-		return err
+	lbl := r.labels("", "mariadb")
+	if _, err := r.o.Runtime.EnsureNetwork(ctx, m.Network, lbl); err != nil {
+		return m, err
 	}
-	if err := r.o.Runtime.EnsureVolume(ctx, mariaVolume, lbl); err != nil {
-		return err
+	if err := r.o.Runtime.EnsureVolume(ctx, m.Volume, lbl); err != nil {
+		return m, err
 	}
 	_, err = r.o.Runtime.EnsureContainer(ctx, docker.ContainerSpec{
-		Name: mariaName, Image: r.o.Images.MariaDB,
+		Name: m.Container, Image: r.o.Images.MariaDB,
 		Env:       []string{"MARIADB_ROOT_PASSWORD=" + pw},
 		Labels:    lbl,
-		Network:   mariaName,
+		Network:   m.Network,
 		Aliases:   []string{mariaAlias},
 		MemoryMiB: mariaMemory, CPUMillicores: 1000,
-		Mounts:      []docker.Mount{{Type: "volume", Source: mariaVolume, Target: "/var/lib/mysql"}},
+		Mounts:      []docker.Mount{{Type: "volume", Source: m.Volume, Target: "/var/lib/mysql"}},
 		ExposedPort: 3306,
 	})
 	if err != nil {
-		return err
+		return m, err
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		res, err := r.o.Runtime.Exec(ctx, mariaName, []string{"mariadb-admin", "--user=root", "ping"}, nil, []string{"MYSQL_PWD=" + pw}, "")
+		res, err := r.o.Runtime.Exec(ctx, m.Container, []string{"mariadb-admin", "--user=root", "ping"}, nil, []string{"MYSQL_PWD=" + pw}, "")
 		if err == nil && res.ExitCode == 0 {
-			return nil
+			return m, nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("MariaDB is not ready after 60s: %s", firstLine(res.Stderr, res.Stdout))
+			return m, fmt.Errorf("MariaDB is not ready after 60s: %s", firstLine(res.Stderr, res.Stdout))
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return m, ctx.Err()
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
 }
 
-// sql runs statements as root in the shared MariaDB, through exec with an
+// sql runs statements as root in the node's MariaDB, through exec with an
 // argument vector; the password travels in the environment.
-func (r *Reconciler) sql(ctx context.Context, statements string) error {
+func (r *Reconciler) sql(ctx context.Context, maria mariaDB, statements string) error {
 	pw, err := r.rootPassword()
 	if err != nil {
 		return err
 	}
-	res, err := r.o.Runtime.Exec(ctx, mariaName, []string{"mariadb", "--user=root", "--batch", "-e", statements}, nil, []string{"MYSQL_PWD=" + pw}, "")
+	res, err := r.o.Runtime.Exec(ctx, maria.Container, []string{"mariadb", "--user=root", "--batch", "-e", statements}, nil, []string{"MYSQL_PWD=" + pw}, "")
 	if err != nil {
 		return err
 	}
@@ -210,21 +328,29 @@ func (r *Reconciler) sql(ctx context.Context, statements string) error {
 }
 
 // ensureDatabase creates the site's database and a user that may use only it.
-func (r *Reconciler) ensureDatabase(ctx context.Context, siteID, password string) error {
+func (r *Reconciler) ensureDatabase(ctx context.Context, maria mariaDB, siteID, password string) error {
 	db, user := dbName(siteID), dbUser(siteID)
-	return r.sql(ctx, fmt.Sprintf("CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"+
+	return r.sql(ctx, maria, fmt.Sprintf("CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"+
 		" CREATE USER IF NOT EXISTS '%s'@'%%' IDENTIFIED BY '%s';"+
 		" ALTER USER '%s'@'%%' IDENTIFIED BY '%s';"+
 		" GRANT ALL PRIVILEGES ON `%s`.* TO '%s'@'%%';", db, user, password, user, password, db, user))
 }
 
-// dropDatabase removes the site's database and user, if MariaDB runs here.
+// dropDatabase removes the site's database and user, if the node's MariaDB
+// runs here.
 func (r *Reconciler) dropDatabase(ctx context.Context, siteID string) error {
-	c, err := r.o.Runtime.InspectContainer(ctx, mariaName)
+	if r.o.NodeID == "" {
+		return nil // no MariaDB can be this node's (see mariaDB)
+	}
+	maria, err := r.mariaDB(ctx)
+	if err != nil {
+		return err
+	}
+	c, err := r.o.Runtime.InspectContainer(ctx, maria.Container)
 	if errors.Is(err, docker.ErrNotFound) || (err == nil && c.State != "running") {
 		return nil
 	} else if err != nil {
 		return err
 	}
-	return r.sql(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS `%s`; DROP USER IF EXISTS '%s'@'%%';", dbName(siteID), dbUser(siteID)))
+	return r.sql(ctx, maria, fmt.Sprintf("DROP DATABASE IF EXISTS `%s`; DROP USER IF EXISTS '%s'@'%%';", dbName(siteID), dbUser(siteID)))
 }
