@@ -10,14 +10,50 @@ import (
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
 )
 
-// removeSharedMariaDB removes the node-wide MariaDB and its data, which
-// belong to an agent whose data dir (and root password) a test throws away.
-func removeSharedMariaDB(tb testing.TB, rt *docker.Runtime) {
+// removeSharedMariaDB used to remove the engine's one MariaDB before and
+// after a test. Agents now name their MariaDB per node and label it with the
+// node, so it removes nothing: what is not the test's own is not the test's
+// to remove. bench_agent_test.go still calls it; use removeNodeObjects with
+// the node's id there instead.
+func removeSharedMariaDB(testing.TB, *docker.Runtime) {}
+
+// removeNodeObjects removes the containers, volumes and networks that the
+// agent of node nodeID created (its sites' and its MariaDB), found by the
+// node label; run it once the agent is gone, which would recreate them.
+func removeNodeObjects(tb testing.TB, rt *docker.Runtime, nodeID string) {
+	if nodeID == "" {
+		return // the agent never joined
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rt.RemoveContainer(ctx, "berth-mariadb")
-	rt.RemoveVolume(ctx, "berth-mariadb-data")
-	rt.RemoveNetwork(ctx, "berth-mariadb")
+	own := map[string]string{"berth.managed": "true", "berth.node": nodeID}
+	cs, err := rt.ListContainers(ctx, own)
+	if err != nil {
+		tb.Errorf("list node %s's containers: %v", nodeID, err)
+	}
+	for _, c := range cs {
+		if err := rt.RemoveContainer(ctx, c.Name); err != nil {
+			tb.Errorf("remove node %s's container: %v", nodeID, err)
+		}
+	}
+	vols, err := rt.ListVolumes(ctx, own)
+	if err != nil {
+		tb.Errorf("list node %s's volumes: %v", nodeID, err)
+	}
+	for _, v := range vols {
+		if err := rt.RemoveVolume(ctx, v); err != nil {
+			tb.Errorf("remove node %s's volume: %v", nodeID, err)
+		}
+	}
+	nets, err := rt.ListNetworks(ctx, own)
+	if err != nil {
+		tb.Errorf("list node %s's networks: %v", nodeID, err)
+	}
+	for _, n := range nets {
+		if err := rt.RemoveNetwork(ctx, n.Name); err != nil {
+			tb.Errorf("remove node %s's network: %v", nodeID, err)
+		}
+	}
 }
 
 // containerEnv returns the value of an environment variable of a container.
@@ -38,14 +74,15 @@ func containerEnv(t *testing.T, name, key string) string {
 
 func TestWordPressSites(t *testing.T) {
 	rt := requireDocker(t, "berth/wordpress:dev", "berth/mariadb:dev")
-	removeSharedMariaDB(t, rt)
-	t.Cleanup(func() { removeSharedMariaDB(t, rt) })
 	b := startBerthd(t, "")
 	// Registered before the agent starts, so the agent is gone (cleanups run
-	// last first) before the sites' containers are removed.
+	// last first) before its sites and its MariaDB are removed.
 	var ids []string
 	cleanupSites(t, rt, &ids)
+	var nodeID string
+	t.Cleanup(func() { removeNodeObjects(t, rt, nodeID) })
 	startAgent(t, b, "node-wp")
+	nodeID = b.nodeID("node-wp")
 
 	clientID := decodeID(t, b.ok(t, "", "client", "create", "--name", "Bistro", "--slug", "bistro", "--email", "ops@bistro.test", "-o", "json"), "client")
 	create := func(name, title string) string {
@@ -69,15 +106,24 @@ func TestWordPressSites(t *testing.T) {
 		}
 	}
 
-	// One MariaDB for both, and B's credentials cannot read A's database.
-	maria, err := rt.ListContainers(t.Context(), map[string]string{"berth.kind": "mariadb"})
+	// One MariaDB for both, the node's own, and B's credentials cannot
+	// read A's database.
+	nodeMaria := map[string]string{"berth.kind": "mariadb", "berth.node": nodeID}
+	maria, err := rt.ListContainers(t.Context(), nodeMaria)
 	if err != nil || len(maria) != 1 {
-		t.Fatalf("MariaDB containers: %d (%v), want 1", len(maria), err)
+		t.Fatalf("MariaDB containers of node %s: %d (%v), want 1", nodeID, len(maria), err)
+	}
+	mariaName := maria[0].Name
+	if mariaName != "berth-mariadb-"+nodeID {
+		t.Errorf("the node's MariaDB is called %s, want berth-mariadb-%s", mariaName, nodeID)
+	}
+	if vols, err := rt.ListVolumes(t.Context(), nodeMaria); err != nil || len(vols) != 1 {
+		t.Errorf("MariaDB volumes of node %s: %v (%v), want 1", nodeID, vols, err)
 	}
 	userB := containerEnv(t, "berth-"+bID, "WORDPRESS_DB_USER")
 	passB := containerEnv(t, "berth-"+bID, "WORDPRESS_DB_PASSWORD")
 	dbA := containerEnv(t, "berth-"+a, "WORDPRESS_DB_NAME")
-	res, err := rt.Exec(t.Context(), "berth-mariadb", []string{"mariadb", "--user=" + userB, "--batch", "-e", "SELECT option_value FROM `" + dbA + "`.wp_options LIMIT 1"},
+	res, err := rt.Exec(t.Context(), mariaName, []string{"mariadb", "--user=" + userB, "--batch", "-e", "SELECT option_value FROM `" + dbA + "`.wp_options LIMIT 1"},
 		nil, []string{"MYSQL_PWD=" + passB}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -85,14 +131,14 @@ func TestWordPressSites(t *testing.T) {
 	if res.ExitCode == 0 || !strings.Contains(string(res.Stderr), "denied") {
 		t.Errorf("site B's user read site A's database: exit %d, %s%s", res.ExitCode, res.Stdout, res.Stderr)
 	}
-	res, err = rt.Exec(t.Context(), "berth-mariadb", []string{"mariadb", "--user=" + userB, "--batch", "-e", "SELECT 1"},
+	res, err = rt.Exec(t.Context(), mariaName, []string{"mariadb", "--user=" + userB, "--batch", "-e", "SELECT 1"},
 		nil, []string{"MYSQL_PWD=" + passB}, "")
 	if err != nil || res.ExitCode != 0 {
 		t.Errorf("site B's user cannot log in at all: %v %s", err, res.Stderr)
 	}
 
 	// Isolation: from inside site A's container, B's container is unreachable;
-	// the shared MariaDB is reachable.
+	// the node's MariaDB is reachable by its alias on A's network.
 	connect := func(addr string) int {
 		host, port, _ := strings.Cut(addr, ":")
 		res, err := rt.Exec(t.Context(), "berth-"+a, []string{"php", "-r",
@@ -106,11 +152,11 @@ func TestWordPressSites(t *testing.T) {
 		t.Error("site A's container opened a connection to site B's container")
 	}
 	if code := connect("berth-mariadb:3306"); code != 0 {
-		t.Error("site A's container cannot reach the shared MariaDB")
+		t.Error("site A's container cannot reach the node's MariaDB as berth-mariadb")
 	}
 
 	// Hardening of every container the agent runs here (sites and MariaDB).
-	managed, err := rt.ListContainers(t.Context(), map[string]string{"berth.managed": "true"})
+	managed, err := rt.ListContainers(t.Context(), map[string]string{"berth.managed": "true", "berth.node": nodeID})
 	if err != nil || len(managed) < 3 {
 		t.Fatalf("berth-managed containers: %d (%v), want at least 3", len(managed), err)
 	}
@@ -133,7 +179,7 @@ func TestWordPressSites(t *testing.T) {
 		_, err := rt.InspectContainer(t.Context(), "berth-"+bID)
 		return err != nil
 	})
-	res, err = rt.Exec(t.Context(), "berth-mariadb", []string{"mariadb", "--user=" + userB, "--batch", "-e", "SELECT 1"},
+	res, err = rt.Exec(t.Context(), mariaName, []string{"mariadb", "--user=" + userB, "--batch", "-e", "SELECT 1"},
 		nil, []string{"MYSQL_PWD=" + passB}, "")
 	if err != nil {
 		t.Fatal(err)
