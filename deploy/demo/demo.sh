@@ -25,14 +25,31 @@ berth=$root/bin/berth
 agent_data=$demo/agent
 
 cleanup_node() {
-	# The demo's sites and the node's shared MariaDB live in Docker; remove
-	# them with the demo's data so a new run starts clean.
-	ids=$(docker ps -aq --filter label=berth.managed=true 2>/dev/null || true)
+	# The demo's sites and its node's MariaDB live in Docker, labelled with
+	# the demo node's id (in the previous run's agent data); remove them with
+	# the demo's data so a new run starts clean. Other nodes' objects on the
+	# engine (tests', say) are not the demo's to remove.
+	local node legacy filter ids vols nets
+	node=$(sed -n 's/.*"node_id": *"\([a-z0-9_]*\)".*/\1/p' "$agent_data/node.json" 2>/dev/null || true)
+	[ -n "$node" ] || return 0
+	# Before MariaDB was named per node it was berth-mariadb; a node that
+	# kept it labels only the container with its id, not the volume and network.
+	legacy=$(docker container inspect --format '{{index .Config.Labels "berth.node"}}' berth-mariadb 2>/dev/null || true)
+	filter=(--filter label=berth.managed=true --filter "label=berth.node=$node")
+	ids=$(docker ps -aq "${filter[@]}" 2>/dev/null || true)
 	[ -n "$ids" ] && docker rm -f $ids >/dev/null
-	vols=$(docker volume ls -q --filter label=berth.managed=true 2>/dev/null || true)
+	vols=$(docker volume ls -q "${filter[@]}" 2>/dev/null || true)
 	[ -n "$vols" ] && docker volume rm $vols >/dev/null
-	nets=$(docker network ls -q --filter label=berth.managed=true 2>/dev/null || true)
+	nets=$(docker network ls -q "${filter[@]}" 2>/dev/null || true)
 	[ -n "$nets" ] && docker network rm $nets >/dev/null
+	if [ "$legacy" = "$node" ]; then
+		docker rm -f berth-mariadb >/dev/null 2>&1 || true
+		docker volume rm berth-mariadb-data >/dev/null 2>&1 || true
+		docker network rm berth-mariadb >/dev/null 2>&1 || true
+	elif [ -z "$legacy" ] && docker container inspect berth-mariadb >/dev/null 2>&1; then
+		echo "note: leaving the unlabelled MariaDB berth-mariadb alone (it may be an older demo's or another agent's);" \
+			"if it is an older demo's: docker rm -f berth-mariadb && docker volume rm berth-mariadb-data && docker network rm berth-mariadb" >&2
+	fi
 	return 0
 }
 
