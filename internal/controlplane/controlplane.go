@@ -13,7 +13,6 @@ package controlplane
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -174,7 +173,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) er
 	healthpb.RegisterHealthServer(grpcServer, healthServer)
 
 	hosts := append(pki.DefaultServerHosts(), cfg.TLSHosts...)
-	certs, err := newCertSource(ca, hosts)
+	certs, err := newCertSource(ca, hosts, nil)
 	if err != nil {
 		return err
 	}
@@ -206,15 +205,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) er
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-		TLSConfig: &tls.Config{
-			MinVersion:     tls.VersionTLS12,
-			GetCertificate: certs.get,
-			NextProtos:     []string{"h2", "http/1.1"},
-			// Node agents present client certificates from berthd's CA;
-			// everyone else authenticates with bearer tokens.
-			ClientAuth: tls.VerifyClientCertIfGiven,
-			ClientCAs:  ca.Pool(),
-		},
+		TLSConfig:         certs.tlsConfig(),
 	}
 	g.Go(func() error {
 		if err := srv.ServeTLS(lis, "", ""); !errors.Is(err, http.ErrServerClosed) {

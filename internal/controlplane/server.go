@@ -124,30 +124,53 @@ func newHandler(grpcServer *grpc.Server, gateway, upload, dashboard http.Handler
 	})
 }
 
+// renewBefore is how long before its expiry berthd's certificate is replaced.
+const renewBefore = 30 * 24 * time.Hour
+
 // certSource serves berthd's TLS certificate and issues a fresh one from the
 // CA before the current one nears its expiry, so a long-running berthd never
 // serves an expired certificate.
 type certSource struct {
 	ca    *pki.CA
 	hosts []string
+	now   func() time.Time
 
 	mu   sync.Mutex // guards cert
 	cert *tls.Certificate
 }
 
-func newCertSource(ca *pki.CA, hosts []string) (*certSource, error) {
-	c := &certSource{ca: ca, hosts: hosts}
+// newCertSource issues the first certificate; now is the clock (nil:
+// time.Now).
+func newCertSource(ca *pki.CA, hosts []string, now func() time.Time) (*certSource, error) {
+	if now == nil {
+		now = time.Now
+	}
+	c := &certSource{ca: ca, hosts: hosts, now: now}
 	if _, err := c.get(nil); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
+// tlsConfig is the configuration of berthd's TLS port, serving c's
+// certificate.
+func (c *certSource) tlsConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: c.get,
+		NextProtos:     []string{"h2", "http/1.1"},
+		// Node agents present client certificates from berthd's CA;
+		// everyone else authenticates with bearer tokens.
+		ClientAuth: tls.VerifyClientCertIfGiven,
+		ClientCAs:  c.ca.Pool(),
+	}
+}
+
 func (c *certSource) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := time.Now()
-	if c.cert != nil && now.Before(c.cert.Leaf.NotAfter.Add(-30*24*time.Hour)) {
+	now := c.now()
+	if c.cert != nil && now.Before(c.cert.Leaf.NotAfter.Add(-renewBefore)) {
 		return c.cert, nil
 	}
 	cert, err := c.ca.ServerCertificate(c.hosts, now)
