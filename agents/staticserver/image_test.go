@@ -2,6 +2,8 @@ package staticserver
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -16,23 +18,22 @@ import (
 	"github.com/fixaroo/berth/internal/testenv"
 )
 
-const imageTag = "berth/static:dev"
-
 // TestImage builds the berth/static image with deploy/images/build-static.sh
-// and checks its configuration with the docker CLI. A second build must be a
-// no-op.
+// into a tag of its own (so that an image already built by `make images`
+// does not make the build a no-op), checks its configuration with the docker
+// CLI, and removes the tag. A second build must be a no-op.
 func TestImage(t *testing.T) {
 	testenv.SkipShort(t)
 	testenv.Require(t, testenv.Docker)
 	repo := repoRoot(t)
 	script := filepath.Join(repo, "deploy", "images", "build-static.sh")
+	tag := tempTag(t)
 
-	first := command(t, repo, 5*time.Minute, "bash", script)
-	if first != "built "+imageTag && first != imageTag+" up to date" {
-		t.Errorf("first build printed %q, want %q or %q", first, "built "+imageTag, imageTag+" up to date")
+	if first := command(t, repo, 5*time.Minute, "bash", script, tag); first != "built "+tag {
+		t.Errorf("first build printed %q, want %q", first, "built "+tag)
 	}
-	if second := command(t, repo, 2*time.Minute, "bash", script); second != imageTag+" up to date" {
-		t.Errorf("second build printed %q, want %q", second, imageTag+" up to date")
+	if second := command(t, repo, 2*time.Minute, "bash", script, tag); second != tag+" up to date" {
+		t.Errorf("second build printed %q, want %q", second, tag+" up to date")
 	}
 
 	var cfg struct {
@@ -41,7 +42,7 @@ func TestImage(t *testing.T) {
 		ExposedPorts map[string]struct{}
 		Labels       map[string]string
 	}
-	out := command(t, repo, time.Minute, "docker", "image", "inspect", "--format", "{{json .Config}}", imageTag)
+	out := command(t, repo, time.Minute, "docker", "image", "inspect", "--format", "{{json .Config}}", tag)
 	if err := json.Unmarshal([]byte(out), &cfg); err != nil {
 		t.Fatalf("docker image inspect: %v in %q", err, out)
 	}
@@ -56,6 +57,26 @@ func TestImage(t *testing.T) {
 	}
 }
 
+// tempTag returns a berth/static tag that no image has, and removes that tag
+// (and the image, unless another tag still names it) when the test ends.
+func tempTag(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	tag := "berth/static:test-" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "docker", "image", "rm", tag).CombinedOutput()
+		if err != nil && !strings.Contains(strings.ToLower(string(out)), "no such image") {
+			t.Errorf("docker image rm %s: %v\n%s", tag, err, out)
+		}
+	})
+	return tag
+}
+
 // repoRoot is the directory of the module's go.mod.
 func repoRoot(t *testing.T) string {
 	t.Helper()
@@ -67,15 +88,13 @@ func repoRoot(t *testing.T) string {
 }
 
 // command runs name in dir and returns its trimmed stdout, failing the test
-// with stderr when it fails. TAG is pinned so that a TAG in the caller's
-// environment cannot redirect the build.
+// with stderr when it fails.
 func command(t *testing.T, dir string, timeout time.Duration, name string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TAG="+imageTag)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
