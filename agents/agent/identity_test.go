@@ -136,7 +136,13 @@ func TestPinnedTLS(t *testing.T) {
 	otherLeaf := other.serverCert(t)
 	// The pinned CA, but beside a leaf that another CA signed.
 	mixed := tls.Certificate{Certificate: [][]byte{otherLeaf.Certificate[0], ca.cert.Raw}, PrivateKey: otherLeaf.PrivateKey}
-	pin := func(c *testCA) []byte { _, h, _ := parseJoinToken(testJoinToken(c)); return h }
+	pin := func(c *testCA) []byte {
+		_, h, err := parseJoinToken(testJoinToken(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
 
 	for _, tc := range []struct {
 		name    string
