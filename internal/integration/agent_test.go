@@ -60,6 +60,10 @@ func startAgent(tb testing.TB, b *berthd, name string, extra ...string) *agent {
 		// public ACME CA from a test.
 		"--acme-directory", "https://127.0.0.1:9/directory"}
 	a.args = append(a.args, extra...)
+	// Cleanups run last-registered first: this one runs once the agent,
+	// which would recreate what it removes, is gone.
+	var nodeID string
+	tb.Cleanup(func() { removeNodeObjects(tb, nodeID) })
 	a.start()
 	tb.Cleanup(func() {
 		a.kill()
@@ -67,8 +71,53 @@ func startAgent(tb testing.TB, b *berthd, name string, extra ...string) *agent {
 			tb.Logf("agent %s log:\n%s", name, a.stderr.String())
 		}
 	})
-	b.waitNode(name, berthv1.NodeState_NODE_STATE_READY)
+	nodeID = b.waitNode(name, berthv1.NodeState_NODE_STATE_READY).Id
 	return a
+}
+
+// removeNodeObjects removes the containers, volumes and networks that the
+// agent of node nodeID created (its sites' and its MariaDB), found by the
+// node label, and nothing else.
+func removeNodeObjects(tb testing.TB, nodeID string) {
+	if nodeID == "" {
+		return // the agent never joined
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rt, err := docker.New(ctx, docker.Options{})
+	if err != nil {
+		tb.Errorf("remove node %s's objects: %v", nodeID, err)
+		return
+	}
+	defer rt.Close()
+	own := map[string]string{"berth.managed": "true", "berth.node": nodeID}
+	cs, err := rt.ListContainers(ctx, own)
+	if err != nil {
+		tb.Errorf("list node %s's containers: %v", nodeID, err)
+	}
+	for _, c := range cs {
+		if err := rt.RemoveContainer(ctx, c.Name); err != nil {
+			tb.Errorf("remove node %s's container: %v", nodeID, err)
+		}
+	}
+	vols, err := rt.ListVolumes(ctx, own)
+	if err != nil {
+		tb.Errorf("list node %s's volumes: %v", nodeID, err)
+	}
+	for _, v := range vols {
+		if err := rt.RemoveVolume(ctx, v); err != nil {
+			tb.Errorf("remove node %s's volume: %v", nodeID, err)
+		}
+	}
+	nets, err := rt.ListNetworks(ctx, own)
+	if err != nil {
+		tb.Errorf("list node %s's networks: %v", nodeID, err)
+	}
+	for _, n := range nets {
+		if err := rt.RemoveNetwork(ctx, n.Name); err != nil {
+			tb.Errorf("remove node %s's network: %v", nodeID, err)
+		}
+	}
 }
 
 func (a *agent) start() {

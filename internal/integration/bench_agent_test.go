@@ -148,10 +148,6 @@ func startBenchNode(b *testing.B, images ...string) *benchNode {
 func startBenchNodeWith(b *testing.B, images, agentFlags []string) *benchNode {
 	b.Helper()
 	n := &benchNode{rt: requireDocker(b, images...)}
-	if slices.Contains(images, "berth/mariadb:dev") {
-		removeSharedMariaDB(b, n.rt)
-		b.Cleanup(func() { removeSharedMariaDB(b, n.rt) })
-	}
 	n.d = startBerthd(b, "")
 	// Registered before the agent starts so that it runs after the agent
 	// is killed, which would otherwise recreate what it removes.

@@ -1,60 +1,12 @@
 package integration
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/fixaroo/berth/agents/runtime/docker"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
 )
-
-// removeSharedMariaDB used to remove the engine's one MariaDB before and
-// after a test. Agents now name their MariaDB per node and label it with the
-// node, so it removes nothing: what is not the test's own is not the test's
-// to remove. bench_agent_test.go still calls it; use removeNodeObjects with
-// the node's id there instead.
-func removeSharedMariaDB(testing.TB, *docker.Runtime) {}
-
-// removeNodeObjects removes the containers, volumes and networks that the
-// agent of node nodeID created (its sites' and its MariaDB), found by the
-// node label; run it once the agent is gone, which would recreate them.
-func removeNodeObjects(tb testing.TB, rt *docker.Runtime, nodeID string) {
-	if nodeID == "" {
-		return // the agent never joined
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	own := map[string]string{"berth.managed": "true", "berth.node": nodeID}
-	cs, err := rt.ListContainers(ctx, own)
-	if err != nil {
-		tb.Errorf("list node %s's containers: %v", nodeID, err)
-	}
-	for _, c := range cs {
-		if err := rt.RemoveContainer(ctx, c.Name); err != nil {
-			tb.Errorf("remove node %s's container: %v", nodeID, err)
-		}
-	}
-	vols, err := rt.ListVolumes(ctx, own)
-	if err != nil {
-		tb.Errorf("list node %s's volumes: %v", nodeID, err)
-	}
-	for _, v := range vols {
-		if err := rt.RemoveVolume(ctx, v); err != nil {
-			tb.Errorf("remove node %s's volume: %v", nodeID, err)
-		}
-	}
-	nets, err := rt.ListNetworks(ctx, own)
-	if err != nil {
-		tb.Errorf("list node %s's networks: %v", nodeID, err)
-	}
-	for _, n := range nets {
-		if err := rt.RemoveNetwork(ctx, n.Name); err != nil {
-			tb.Errorf("remove node %s's network: %v", nodeID, err)
-		}
-	}
-}
 
 // containerEnv returns the value of an environment variable of a container.
 func containerEnv(t *testing.T, name, key string) string {
@@ -73,16 +25,15 @@ func containerEnv(t *testing.T, name, key string) string {
 }
 
 func TestWordPressSites(t *testing.T) {
+	t.Parallel()
 	rt := requireDocker(t, "berth/wordpress:dev", "berth/mariadb:dev")
 	b := startBerthd(t, "")
 	// Registered before the agent starts, so the agent is gone (cleanups run
 	// last first) before its sites and its MariaDB are removed.
 	var ids []string
 	cleanupSites(t, rt, &ids)
-	var nodeID string
-	t.Cleanup(func() { removeNodeObjects(t, rt, nodeID) })
 	startAgent(t, b, "node-wp")
-	nodeID = b.nodeID("node-wp")
+	nodeID := b.nodeID("node-wp")
 
 	clientID := decodeID(t, b.ok(t, "", "client", "create", "--name", "Bistro", "--slug", "bistro", "--email", "ops@bistro.test", "-o", "json"), "client")
 	create := func(name, title string) string {
