@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -106,6 +107,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, opts Options) error 
 		makeReconciler = func(nodeID string) {
 			rec = reconciler.New(reconciler.Options{
 				Runtime: rt, NodeID: nodeID, DataDir: cfg.DataDir, Box: box, Logger: log.With("component", "reconciler"),
+				Resync: time.Duration(cfg.Resync),
 				Images: reconciler.Images{Static: cfg.Images[ImageStatic], WordPress: cfg.Images[ImageWordPress], MariaDB: cfg.Images[ImageMariaDB]},
 				Fetch: func(ctx context.Context, id string) (io.ReadCloser, error) {
 					return sessionRef.Load().FetchRelease(ctx, id)

@@ -15,6 +15,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/fixaroo/berth/internal/validate"
 )
@@ -103,6 +104,29 @@ type Config struct {
 	// LogFormat is text or json. Default "text". Flag --log-format, env
 	// BERTH_AGENT_LOG_FORMAT.
 	LogFormat string `json:"log_format"`
+	// Resync is how often the reconciler checks every site against the
+	// engine, repairing drift such as a container removed by hand (changes
+	// of the desired state are applied at once). Default "30s", at least
+	// "1s". Flag --resync, env BERTH_AGENT_RESYNC.
+	Resync Duration `json:"resync"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("30s") in
+// the configuration file.
+type Duration time.Duration
+
+// UnmarshalJSON parses a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration string such as \"30s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
 }
 
 // DefaultConfig returns the configuration used when nothing is set. NodeName
@@ -124,6 +148,7 @@ func DefaultConfig() Config {
 		},
 		LogLevel:  "info",
 		LogFormat: "text",
+		Resync:    Duration(30 * time.Second),
 	}
 }
 
@@ -137,7 +162,7 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	configPath := fs.String("config", getenv("BERTH_AGENT_CONFIG"), "JSON configuration file (env BERTH_AGENT_CONFIG)")
 	var f Config
 	var labels, images pairList
-	var suffixes, challenges string
+	var suffixes, challenges, resync string
 	fs.StringVar(&f.Server, "server", "", "berthd address, https://host:port (env BERTH_AGENT_SERVER)")
 	fs.StringVar(&f.JoinToken, "join-token", "", "one-time token from `berth node join-token`; ignored once joined (env BERTH_AGENT_JOIN_TOKEN)")
 	fs.StringVar(&f.DataDir, "data-dir", "", "data directory: node key and certificates, desired state (default "+cfg.DataDir+"; env BERTH_AGENT_DATA_DIR)")
@@ -155,6 +180,7 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.Var(&images, "image", "container image for a kind, e.g. wordpress=wordpress:6; repeatable (env BERTH_AGENT_IMAGES)")
 	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error (default info; env BERTH_AGENT_LOG_LEVEL)")
 	fs.StringVar(&f.LogFormat, "log-format", "", "text or json (default text; env BERTH_AGENT_LOG_FORMAT)")
+	fs.StringVar(&resync, "resync", "", "how often every site is checked against the engine, repairing drift (default 30s; env BERTH_AGENT_RESYNC)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -196,6 +222,13 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	}
 	if v := getenv("BERTH_AGENT_INTERNAL_SUFFIXES"); v != "" {
 		cfg.InternalSuffixes = splitList(v)
+	}
+	if v := getenv("BERTH_AGENT_RESYNC"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("BERTH_AGENT_RESYNC %q: want a duration such as 30s: %w", v, err)
+		}
+		cfg.Resync = Duration(d)
 	}
 	if v := getenv("BERTH_AGENT_LABELS"); v != "" {
 		m, err := parsePairs("BERTH_AGENT_LABELS", strings.Split(v, ","))
@@ -245,6 +278,13 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 			cfg.LogLevel = f.LogLevel
 		case "log-format":
 			cfg.LogFormat = f.LogFormat
+		case "resync":
+			d, err := time.ParseDuration(resync)
+			if err != nil {
+				err = fmt.Errorf("--resync %q: want a duration such as 30s: %w", resync, err)
+			}
+			flagErr = errors.Join(flagErr, err)
+			cfg.Resync = Duration(d)
 		case "label":
 			m, err := parsePairs("--label", labels)
 			flagErr = errors.Join(flagErr, err)
@@ -346,6 +386,9 @@ func (c Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("log format %q: want text or json", c.LogFormat))
+	}
+	if c.Resync < Duration(time.Second) {
+		errs = append(errs, fmt.Errorf("resync %s: at least 1s", time.Duration(c.Resync)))
 	}
 	return errors.Join(errs...)
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -17,7 +18,7 @@ func TestLoadConfigPrecedence(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "agent.json")
 	if err := os.WriteFile(file, []byte(`{
 		"data_dir": "/from/file", "node_name": "file-node", "http_listen": ":1080",
-		"labels": {"zone": "file"}, "images": {"wordpress": "wordpress:6"}, "log_level": "debug"
+		"labels": {"zone": "file"}, "images": {"wordpress": "wordpress:6"}, "log_level": "debug", "resync": "2m"
 	}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -29,10 +30,11 @@ func TestLoadConfigPrecedence(t *testing.T) {
 		"BERTH_AGENT_LABELS":            "zone=env,disk=ssd",
 		"BERTH_AGENT_IMAGES":            "mariadb=mariadb:11",
 		"BERTH_AGENT_INTERNAL_SUFFIXES": "localhost, .dev.example.com",
+		"BERTH_AGENT_RESYNC":            "45s",
 	}
 	got, err := LoadConfig([]string{
 		"--node-name", "flag-node", "--server", "berth.example:8443", "--join-token", goodToken,
-		"--label", "zone=flag", "--image", "static=static:1",
+		"--label", "zone=flag", "--image", "static=static:1", "--resync", "1h",
 	}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -46,12 +48,22 @@ func TestLoadConfigPrecedence(t *testing.T) {
 	want.NodeName = "flag-node"                     // flag beats env beats file
 	want.Server = "berth.example:8443"              // flag beats env
 	want.JoinToken = goodToken                      // flag
+	want.Resync = Duration(time.Hour)               // flag beats env beats file
 	want.Labels = map[string]string{"zone": "flag"} // a later source replaces labels
 	want.Images = map[string]string{                // images merge by kind
 		ImageWordPress: "wordpress:6", ImageMariaDB: "mariadb:11", ImageStatic: "static:1",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
+	}
+}
+
+func TestResyncRejected(t *testing.T) {
+	for _, args := range [][]string{{"--resync", "soon"}, {"--resync", "500ms"}, {"--resync", "-1s"}} {
+		_, err := LoadConfig(append([]string{"--node-name", "n1"}, args...), func(string) string { return "" }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "resync") {
+			t.Errorf("LoadConfig(%v) = %v, want an error about resync", args, err)
+		}
 	}
 }
 
