@@ -8,7 +8,7 @@
 #
 # The sites live under .localhost, with certificates from berthd's own CA.
 # ACME=pebble runs the same flow against a local Pebble (Let's Encrypt's test
-# CA, installed by `make tools`) with the sites under .test instead.
+# CA, which `make demo ACME=pebble` installs into bin/) with the sites under .test instead.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
