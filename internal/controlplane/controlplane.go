@@ -227,7 +227,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) er
 		})
 		addrs["metrics"] = metricsLis.Addr().String()
 	}
-	g.Go(func() error { return housekeep(ctx, st, a, time.Duration(cfg.AuditRetention), log) })
+	g.Go(func() error {
+		return housekeeping{store: st, api: a, retention: time.Duration(cfg.AuditRetention), log: log}.run(ctx)
+	})
 	g.Go(func() error {
 		return fleet.New(fleet.Options{Store: st, Logger: log.With("component", "fleet")}).Run(ctx)
 	})
