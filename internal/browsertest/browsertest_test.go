@@ -208,3 +208,27 @@ func TestSanitize(t *testing.T) {
 		}
 	}
 }
+
+// TestNavigateStatus: NavigateStatus reports the page's HTTP status after
+// redirects, so that Navigate can refuse an error page that has a heading.
+func TestNavigateStatus(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/moved":
+			http.Redirect(w, r, "/gone", http.StatusSeeOther)
+		case "/gone":
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, "<!doctype html><h1>Not found</h1>")
+		default:
+			io.WriteString(w, "<!doctype html><h1>Here</h1>")
+		}
+	}))
+	defer srv.Close()
+	b := Start(t, Options{})
+	ctx := b.NewTab(t)
+	for path, want := range map[string]int64{"/": 200, "/gone": 404, "/moved": 404} {
+		if got := NavigateStatus(t, ctx, srv.URL+path); got != want {
+			t.Errorf("NavigateStatus(%s) = %d, want %d", path, got, want)
+		}
+	}
+}
