@@ -114,7 +114,10 @@ func New(o Options) *API {
 		o.LogsStartTimeout = 10 * time.Second
 	}
 	if o.AlertSender == nil {
-		o.AlertSender = &alerts.Sender{} // public addresses only, STARTTLS required
+		// A zero Sender refuses only link-local, metadata, multicast and
+		// unspecified addresses and requires STARTTLS. berthd passes its
+		// own, limited to public addresses and --alert-allow-private.
+		o.AlertSender = &alerts.Sender{}
 	}
 	if len(o.InternalSuffixes) == 0 {
 		o.InternalSuffixes = DefaultInternalSuffixes

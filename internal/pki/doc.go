@@ -7,7 +7,9 @@
 //
 // The CA signs berthd's own TLS server certificate ([CA.ServerCertificate]),
 // node agents' client certificates from their certificate signing requests
-// ([CA.SignClientCSR]) and, later, site certificates for sites that use the
-// internal issuer. Agents trust berthd through [CA.CertPEM]; berthd trusts
-// agents through [CA.Pool].
+// ([CA.SignClientCSR]) and TLS server certificates for sites' development
+// domains, names under suffixes such as .test that no public CA issues for,
+// from the CSRs node agents send ([CA.SignServerCSR]; the API decides which
+// names a node may get). Agents trust berthd through [CA.CertPEM]; berthd
+// trusts agents through [CA.Pool].
 package pki
