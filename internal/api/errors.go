@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -13,12 +14,55 @@ import (
 	"github.com/fixaroo/berth/internal/validate"
 )
 
-// errFailedPrecondition marks an operation refused because of the state of
-// the system; the wrapping error says what to do first.
+// userError is an error whose message is meant for the caller, with the
+// status code it maps to. err, if set, is the cause: errors.Is sees it and
+// the server log shows it, the caller does not.
+type userError struct {
+	code codes.Code
+	msg  string // what is wrong and what to do about it
+	err  error
+}
+
+func (e *userError) Error() string {
+	if e.err == nil {
+		return e.msg
+	}
+	return e.msg + ": " + e.err.Error()
+}
+
+func (e *userError) Unwrap() error { return e.err }
+
+// failedPrecondition refuses an operation because of the state of the
+// system; the message says what to do first.
+func failedPrecondition(format string, args ...any) error {
+	return &userError{code: codes.FailedPrecondition, msg: fmt.Sprintf(format, args...)}
+}
+
+// invalidArgument rejects what the caller sent because of cause; msg says
+// what to fix.
+func invalidArgument(cause error, msg string) error {
+	return &userError{code: codes.InvalidArgument, msg: msg, err: cause}
+}
+
+// errFailedPrecondition is the older form of failedPrecondition, wrapped as
+// fmt.Errorf("...: %w", errFailedPrecondition): toStatus has to cut its text
+// out of the message. Use failedPrecondition instead.
 var errFailedPrecondition = errors.New("failed precondition")
 
 // errServerClosing ends streams when the server shuts down; clients retry.
 var errServerClosing = status.Error(codes.Unavailable, "berthd is shutting down; retry")
+
+// storeCodes maps the store's sentinels to codes, with the message for a
+// sentinel that comes without a [store.Error].
+var storeCodes = []struct {
+	kind error
+	code codes.Code
+	msg  string
+}{
+	{store.ErrNotFound, codes.NotFound, "not found"},
+	{store.ErrConflict, codes.AlreadyExists, "already exists"},
+	{store.ErrInUse, codes.FailedPrecondition, "still in use"},
+}
 
 // toStatus maps an error from a handler to the gRPC status that is the API's
 // error contract. Errors that already are statuses pass through; unknown
@@ -30,18 +74,25 @@ func toStatus(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
-	var verr *validate.Error
+	var (
+		uerr *userError
+		verr *validate.Error
+		serr *store.Error
+	)
 	switch {
+	case errors.As(err, &uerr):
+		return status.Error(uerr.code, uerr.msg)
 	case errors.As(err, &verr):
 		return status.Error(codes.InvalidArgument, verr.Error())
-	case errors.Is(err, store.ErrNotFound):
-		return status.Error(codes.NotFound, trimSentinel(err, store.ErrNotFound))
-	case errors.Is(err, store.ErrConflict):
-		return status.Error(codes.AlreadyExists, trimSentinel(err, store.ErrConflict))
-	case errors.Is(err, store.ErrInUse):
-		return status.Error(codes.FailedPrecondition, trimSentinel(err, store.ErrInUse))
+	case errors.As(err, &serr):
+		for _, s := range storeCodes {
+			if serr.Kind == s.kind && serr.Msg != "" {
+				return status.Error(s.code, serr.Msg)
+			}
+		}
 	case errors.Is(err, errFailedPrecondition):
-		return status.Error(codes.FailedPrecondition, trimSentinel(err, errFailedPrecondition))
+		msg := strings.TrimSuffix(err.Error(), ": "+errFailedPrecondition.Error())
+		return status.Error(codes.FailedPrecondition, msg)
 	case errors.Is(err, auth.ErrNoCredential):
 		return status.Error(codes.Unauthenticated, "no credential: send an API token as \"authorization: Bearer berth_...\"")
 	case errors.Is(err, auth.ErrInvalidCredential):
@@ -50,20 +101,13 @@ func toStatus(err error) error {
 		return status.Error(codes.Canceled, "the call was cancelled")
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "the call's deadline passed before it finished")
-	default:
-		return status.Error(codes.Internal, "internal error; the server log has details")
 	}
-}
-
-// trimSentinel returns err's message without the ": <sentinel>" suffix the
-// store adds, so callers read "domain \"a.com\" is already used by another
-// site" rather than a package name.
-func trimSentinel(err, sentinel error) string {
-	msg := err.Error()
-	if msg == sentinel.Error() {
-		return strings.TrimPrefix(strings.TrimPrefix(msg, "store: "), "failed precondition")
+	for _, s := range storeCodes {
+		if errors.Is(err, s.kind) {
+			return status.Error(s.code, s.msg)
+		}
 	}
-	return strings.TrimSuffix(msg, ": "+sentinel.Error())
+	return status.Error(codes.Internal, "internal error; the server log has details")
 }
 
 // notFound is the error for a missing resource, and also for one the caller

@@ -55,11 +55,11 @@ func (a *API) releaseSite(ctx context.Context, tx store.ReadTx, id string, forUp
 	}
 	setResource(ctx, id, site.ClientID)
 	if site.Kind != store.SiteKindStatic {
-		return nil, fmt.Errorf("site %q is a %s site; releases are for STATIC sites: %w",
-			id, strings.ToUpper(string(site.Kind)), errFailedPrecondition)
+		return nil, failedPrecondition("site %q is a %s site; releases are for STATIC sites",
+			id, strings.ToUpper(string(site.Kind)))
 	}
 	if forUpdate && site.State == store.SiteStateDeleting {
-		return nil, fmt.Errorf("site %q is being deleted: %w", id, errFailedPrecondition)
+		return nil, failedPrecondition("site %q is being deleted", id)
 	}
 	return site, nil
 }
@@ -366,8 +366,8 @@ func (s releaseService) DeleteRelease(ctx context.Context, req *berthv1.DeleteRe
 			return err
 		}
 		if site.ReleaseID == relID {
-			return fmt.Errorf("release %q is the one site %q serves: activate another release first (`berth site rollback %s`): %w",
-				relID, siteID, siteID, errFailedPrecondition)
+			return failedPrecondition("release %q is the one site %q serves: activate another release first (`berth site rollback %s`)",
+				relID, siteID, siteID)
 		}
 		if err := tx.DeleteRelease(relID); err != nil {
 			return err

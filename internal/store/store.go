@@ -23,16 +23,30 @@ import (
 	"time"
 )
 
-// Errors returned by every implementation. Compare with errors.Is.
+// Errors returned by every implementation, wrapped in an [*Error] that says
+// which record or key. Compare with errors.Is.
 var (
 	// ErrNotFound: no record has the given key.
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict: a unique key (slug, domain, email, name) is already taken.
-	// The wrapping error names the key.
 	ErrConflict = errors.New("store: already exists")
 	// ErrInUse: the record is still referenced (a client with sites).
 	ErrInUse = errors.New("store: in use")
 )
+
+// Error is how implementations return ErrNotFound, ErrConflict and ErrInUse:
+// Msg says, for the user, which record or key, so that callers can show it
+// without the sentinel's text.
+type Error struct {
+	Kind error  // ErrNotFound, ErrConflict or ErrInUse
+	Msg  string // e.g. `site "s_1"`, `domain "a.com" is already used by another site`
+}
+
+// Error returns Msg followed by Kind's text, e.g. `site "s_1": store: not found`.
+func (e *Error) Error() string { return e.Msg + ": " + e.Kind.Error() }
+
+// Unwrap returns Kind.
+func (e *Error) Unwrap() error { return e.Kind }
 
 // Store is a transactional state store.
 type Store interface {

@@ -120,9 +120,9 @@ func (w *writeTx) DeleteClient(id string) error {
 	}
 	switch {
 	case n == 1:
-		return fmt.Errorf("client has 1 site; delete it first: %w", store.ErrInUse)
+		return inUse("client has 1 site; delete it first")
 	case n > 1:
-		return fmt.Errorf("client has %d sites; delete them first: %w", n, store.ErrInUse)
+		return inUse("client has %d sites; delete them first", n)
 	}
 	// Users and tokens go with the client (ON DELETE CASCADE).
 	err := w.execOne(`DELETE FROM clients WHERE id = ?`, id)

@@ -71,12 +71,12 @@ func (w *writeTx) CreateRelease(rel *store.Release) error {
 }
 
 func (w *writeTx) DeleteRelease(id string) error {
-	inUse, err := w.exists(`SELECT 1 FROM sites WHERE release_id = ?`, id)
+	served, err := w.exists(`SELECT 1 FROM sites WHERE release_id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("delete release: %w", err)
 	}
-	if inUse {
-		return fmt.Errorf("release %q is the one its site serves: %w", id, store.ErrInUse)
+	if served {
+		return inUse("release %q is the one its site serves", id)
 	}
 	err = w.execOne(`DELETE FROM releases WHERE id = ?`, id)
 	if errors.Is(err, errNoRow) {

@@ -149,12 +149,17 @@ func uniqueViolation(err error) (cols string, ok bool) {
 
 // conflict wraps store.ErrConflict with a message for the user.
 func conflict(format string, args ...any) error {
-	return fmt.Errorf(format+": %w", append(args, store.ErrConflict)...)
+	return &store.Error{Kind: store.ErrConflict, Msg: fmt.Sprintf(format, args...)}
 }
 
 // notFound wraps store.ErrNotFound with what was looked for.
 func notFound(format string, args ...any) error {
-	return fmt.Errorf(format+": %w", append(args, store.ErrNotFound)...)
+	return &store.Error{Kind: store.ErrNotFound, Msg: fmt.Sprintf(format, args...)}
+}
+
+// inUse wraps store.ErrInUse with what to remove first.
+func inUse(format string, args ...any) error {
+	return &store.Error{Kind: store.ErrInUse, Msg: fmt.Sprintf(format, args...)}
 }
 
 // wrap adds op to an unexpected error. Errors that wrap a store sentinel

@@ -1,0 +1,156 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/fixaroo/berth/internal/auth"
+	"github.com/fixaroo/berth/internal/seal"
+	"github.com/fixaroo/berth/internal/store"
+	"github.com/fixaroo/berth/internal/store/sqlite"
+	"github.com/fixaroo/berth/internal/validate"
+)
+
+// secret stands for a detail that must not reach the caller: a path, a
+// query, an address.
+const secret = "/var/lib/berth/berth.db"
+
+type statusWant struct {
+	Code codes.Code
+	Msg  string
+}
+
+func statusOf(err error) statusWant {
+	st := status.Convert(err)
+	return statusWant{st.Code(), st.Message()}
+}
+
+// TestToStatus covers every mapping of toStatus.
+func TestToStatus(t *testing.T) {
+	internal := statusWant{codes.Internal, "internal error; the server log has details"}
+	siteNotFound := &store.Error{Kind: store.ErrNotFound, Msg: `site "site_1"`}
+	tests := []struct {
+		name string
+		err  error
+		want statusWant
+	}{
+		{"status passes through", status.Error(codes.PermissionDenied, "for admins"), statusWant{codes.PermissionDenied, "for admins"}},
+		{"store not found", siteNotFound, statusWant{codes.NotFound, `site "site_1"`}},
+		{"store not found, wrapped", fmt.Errorf("read site: %w", siteNotFound), statusWant{codes.NotFound, `site "site_1"`}},
+		{"store conflict",
+			&store.Error{Kind: store.ErrConflict, Msg: `domain "a.example" is already used by another site`},
+			statusWant{codes.AlreadyExists, `domain "a.example" is already used by another site`}},
+		{"store in use",
+			&store.Error{Kind: store.ErrInUse, Msg: "client has 2 sites; delete them first"},
+			statusWant{codes.FailedPrecondition, "client has 2 sites; delete them first"}},
+		{"bare store not found", fmt.Errorf("get %s: %w", secret, store.ErrNotFound), statusWant{codes.NotFound, "not found"}},
+		{"bare store conflict", store.ErrConflict, statusWant{codes.AlreadyExists, "already exists"}},
+		{"bare store in use", store.ErrInUse, statusWant{codes.FailedPrecondition, "still in use"}},
+		{"store error without a message", &store.Error{Kind: store.ErrNotFound}, statusWant{codes.NotFound, "not found"}},
+		{"store error of another kind", &store.Error{Kind: errors.New(secret), Msg: secret}, internal},
+		{"failed precondition",
+			failedPrecondition("site %q is being deleted", "site_1"),
+			statusWant{codes.FailedPrecondition, `site "site_1" is being deleted`}},
+		{"failed precondition, wrapped",
+			fmt.Errorf("update site: %w", failedPrecondition("site %q is being deleted", "site_1")),
+			statusWant{codes.FailedPrecondition, `site "site_1" is being deleted`}},
+		{"failed precondition, older form",
+			fmt.Errorf("site %q is being deleted: %w", "site_1", errFailedPrecondition),
+			statusWant{codes.FailedPrecondition, `site "site_1" is being deleted`}},
+		{"user error wins over the store error it wraps",
+			&userError{code: codes.FailedPrecondition, msg: "activate another release first", err: siteNotFound},
+			statusWant{codes.FailedPrecondition, "activate another release first"}},
+		{"invalid argument hides its cause",
+			invalidArgument(errors.New(secret), "the bundle is empty"),
+			statusWant{codes.InvalidArgument, "the bundle is empty"}},
+		{"validation",
+			fmt.Errorf("create site: %w", &validate.Error{Field: "primary_domain", Msg: "spaces are not allowed in a host name", Value: "exa mple.com"}),
+			statusWant{codes.InvalidArgument, `primary_domain "exa mple.com": spaces are not allowed in a host name`}},
+		{"no credential", auth.ErrNoCredential,
+			statusWant{codes.Unauthenticated, `no credential: send an API token as "authorization: Bearer berth_..."`}},
+		{"invalid credential", fmt.Errorf("authenticate: %w", auth.ErrInvalidCredential),
+			statusWant{codes.Unauthenticated, "the token is invalid, expired or revoked: log in again or create a new token"}},
+		{"cancelled", fmt.Errorf("list sites: %w", context.Canceled), statusWant{codes.Canceled, "the call was cancelled"}},
+		{"deadline", context.DeadlineExceeded, statusWant{codes.DeadlineExceeded, "the call's deadline passed before it finished"}},
+		{"unknown", fmt.Errorf("open %s: permission denied", secret), internal},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := toStatus(tt.err)
+			if diff := cmp.Diff(tt.want, statusOf(got)); diff != "" {
+				t.Errorf("toStatus(%q) mismatch (-want +got):\n%s", tt.err, diff)
+			}
+			if tt.want.Msg != secret && strings.Contains(status.Convert(got).Message(), secret) {
+				t.Errorf("toStatus(%q) leaks %q", tt.err, secret)
+			}
+		})
+	}
+	if err := toStatus(nil); err != nil {
+		t.Errorf("toStatus(nil) = %v, want nil", err)
+	}
+}
+
+// TestToStatusStoreErrors checks the errors a real store returns: their
+// messages reach the caller without the sentinel's text.
+func TestToStatusStoreErrors(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	box, err := seal.LoadOrCreateKey(filepath.Join(dir, "secret.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(dir, "berth.db"), Box: box})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Now().UTC()
+	client := &store.Client{ID: store.NewID("cli", now), DisplayName: "Acme", Slug: "acme", ContactEmail: "ops@acme.example", CreateTime: now, UpdateTime: now}
+	site := &store.Site{
+		ID: store.NewID("site", now), ClientID: client.ID, Name: "www", Kind: store.SiteKindStatic,
+		PrimaryDomain: "www.acme.example", MemoryMiB: 128, CPUMillicores: 250,
+		State: store.SiteStatePending, Generation: 1, CreateTime: now, UpdateTime: now,
+	}
+	err = st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CreateClient(client); err != nil {
+			return err
+		}
+		return tx.CreateSite(site)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		fn   func(tx store.Tx) error
+		want statusWant
+	}{
+		{"not found", func(tx store.Tx) error { _, err := tx.GetSite("site_missing"); return err },
+			statusWant{codes.NotFound, `site "site_missing"`}},
+		{"conflict", func(tx store.Tx) error {
+			other := *site
+			other.ID, other.Name = store.NewID("site", now.Add(time.Millisecond)), "other"
+			return tx.CreateSite(&other)
+		}, statusWant{codes.AlreadyExists, `domain "www.acme.example" is already used by another site`}},
+		{"in use", func(tx store.Tx) error { return tx.DeleteClient(client.ID) },
+			statusWant{codes.FailedPrecondition, "client has 1 site; delete it first"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := st.Update(ctx, tt.fn)
+			if diff := cmp.Diff(tt.want, statusOf(toStatus(err))); diff != "" {
+				t.Errorf("toStatus(%q) mismatch (-want +got):\n%s", err, diff)
+			}
+		})
+	}
+}
