@@ -88,8 +88,9 @@ type Stats struct {
 //
 // Unpack rejects unsafe entries (see the package doc) with an error that
 // names the entry and wraps ErrUnsafe, archives over lim with ErrTooLarge
-// and malformed input with ErrCorrupt. On any error, including the end of
-// ctx, it removes dir and everything in it. It does not fsync.
+// and malformed input with ErrCorrupt; such errors wrap an [*ArchiveError].
+// On any error, including the end of ctx, it removes dir and everything in
+// it. It does not fsync.
 func Unpack(ctx context.Context, r io.Reader, dir string, lim Limits) (Stats, error) {
 	return unpack(ctx, r, dir, lim, false)
 }
@@ -149,7 +150,7 @@ type unpacker struct {
 
 func (u *unpacker) run(ctx context.Context, r io.Reader) error {
 	in := &limitReader{ctx: ctx, r: r, n: u.lim.MaxCompressedBytes, input: true,
-		err: fmt.Errorf("compressed archive is larger than %d bytes (MaxCompressedBytes): %w", u.lim.MaxCompressedBytes, ErrTooLarge)}
+		err: &ArchiveError{Reason: fmt.Sprintf("compressed archive is larger than %d bytes (MaxCompressedBytes)", u.lim.MaxCompressedBytes), kind: ErrTooLarge}}
 	gz, err := gzip.NewReader(in)
 	if err != nil {
 		return readErr("read gzip header", err)
@@ -158,7 +159,7 @@ func (u *unpacker) run(ctx context.Context, r io.Reader) error {
 	// it is written) and some framing per entry seen so far: junk between
 	// or after entries cannot inflate much beyond what real entries justify.
 	data := &limitReader{ctx: ctx, r: gz, n: u.lim.MaxBytes + fixedOverhead,
-		err: fmt.Errorf("archive decompresses to more than its files and tar framing need: %w", ErrTooLarge)}
+		err: &ArchiveError{Reason: "archive decompresses to more than its files and tar framing need", kind: ErrTooLarge}}
 	tr := tar.NewReader(data)
 	for entries := 1; ; entries++ {
 		if err := ctx.Err(); err != nil {
@@ -509,28 +510,64 @@ func checkPath(p string) string {
 	return ""
 }
 
-// entryError is a failure of one archive entry.
-type entryError struct {
-	name   string // as in the archive
-	reason string // what is wrong; "" to use err's message
-	err    error
+// ArchiveError is a rejection of the archive for what it holds: an unsafe
+// entry, a limit exceeded or input that is not a valid archive, as opposed
+// to a failure of the disk, of the reader or of ctx. It wraps ErrUnsafe,
+// ErrTooLarge or ErrCorrupt.
+type ArchiveError struct {
+	Entry  string // the entry at fault, as named in the archive; "" if none
+	Reason string // what is wrong, e.g. "path leaves the release"
+	kind   error  // ErrUnsafe, ErrTooLarge or ErrCorrupt
+	cause  error  // what the gzip or tar reader reported, or nil
 }
 
-func (e *entryError) Error() string {
-	if e.reason != "" {
-		return "entry " + quote(e.name) + ": " + e.reason
+// Message says what is wrong, for whoever made the archive:
+// `entry "../a": path leaves the release`.
+func (e *ArchiveError) Message() string {
+	if e.Entry == "" {
+		return e.Reason
 	}
-	return "entry " + quote(e.name) + ": " + e.err.Error()
+	return "entry " + quote(e.Entry) + ": " + e.Reason
 }
+
+// Error is Message, which for a corrupt archive also says that it is.
+func (e *ArchiveError) Error() string {
+	msg := e.Reason
+	if e.kind == ErrCorrupt {
+		msg = ErrCorrupt.Error() + ": " + msg
+	}
+	if e.Entry != "" {
+		msg = "entry " + quote(e.Entry) + ": " + msg
+	}
+	return msg
+}
+
+// Unwrap returns ErrUnsafe, ErrTooLarge or ErrCorrupt and, for a corrupt
+// archive, what the gzip or tar reader reported.
+func (e *ArchiveError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.kind}
+	}
+	return []error{e.kind, e.cause}
+}
+
+// entryError is a failure of one archive entry that is not the archive's
+// fault, such as a full disk.
+type entryError struct {
+	name string // as in the archive
+	err  error
+}
+
+func (e *entryError) Error() string { return "entry " + quote(e.name) + ": " + e.err.Error() }
 
 func (e *entryError) Unwrap() error { return e.err }
 
 func unsafeEntry(name, reason string) error {
-	return &entryError{name: name, reason: reason, err: ErrUnsafe}
+	return &ArchiveError{Entry: name, Reason: reason, kind: ErrUnsafe}
 }
 
 func tooLargeEntry(name, reason string) error {
-	return &entryError{name: name, reason: reason, err: ErrTooLarge}
+	return &ArchiveError{Entry: name, Reason: reason, kind: ErrTooLarge}
 }
 
 // entryErr names the entry in err; it returns nil for a nil err.
@@ -538,8 +575,14 @@ func entryErr(name string, err error) error {
 	if err == nil {
 		return nil
 	}
+	ae, ok := err.(*ArchiveError)
+	if ok && ae.Entry == "" {
+		named := *ae
+		named.Entry = name
+		return &named
+	}
 	var ee *entryError
-	if errors.As(err, &ee) {
+	if errors.As(err, &ee) || errors.As(err, &ae) {
 		return err
 	}
 	return &entryError{name: name, err: err}
@@ -558,7 +601,7 @@ func readErr(what string, err error) error {
 	case err == io.EOF:
 		err = io.ErrUnexpectedEOF
 	}
-	return fmt.Errorf("%w: %s: %w", ErrCorrupt, what, err)
+	return &ArchiveError{Reason: what + ": " + err.Error(), kind: ErrCorrupt, cause: err}
 }
 
 // inputError is a failure of the reader passed to Unpack, as opposed to a

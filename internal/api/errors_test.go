@@ -1,18 +1,25 @@
 package api
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/fixaroo/berth/agents/release"
 	"github.com/fixaroo/berth/internal/auth"
 	"github.com/fixaroo/berth/internal/seal"
 	"github.com/fixaroo/berth/internal/store"
@@ -34,9 +41,58 @@ func statusOf(err error) statusWant {
 	return statusWant{st.Code(), st.Message()}
 }
 
+// sentinels are error texts that must never reach the caller.
+var sentinels = []error{
+	store.ErrNotFound, store.ErrConflict, store.ErrInUse, errFailedPrecondition,
+	release.ErrUnsafe, release.ErrTooLarge, release.ErrCorrupt,
+}
+
+// archive returns a gzip-compressed tar archive of regular files, given as
+// name and content pairs.
+func archive(t *testing.T, files ...string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for i := 0; i < len(files); i += 2 {
+		hdr := &tar.Header{Name: files[i], Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(files[i+1]))}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(files[i+1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// unpackErr unpacks r into a new directory under parent with lim, as
+// checkBundle does, and returns the error as checkBundle would.
+func unpackErr(t *testing.T, r io.Reader, parent string, lim release.Limits) error {
+	t.Helper()
+	_, err := release.Unpack(context.Background(), r, filepath.Join(parent, "release"), lim)
+	if err == nil {
+		t.Fatal("Unpack succeeded, want an error")
+	}
+	return bundleError(err)
+}
+
 // TestToStatus covers every mapping of toStatus.
 func TestToStatus(t *testing.T) {
 	internal := statusWant{codes.Internal, "internal error; the server log has details"}
+	noise := make([]byte, 64<<10) // does not compress
+	for i := range noise {
+		noise[i] = byte(rand.N(256))
+	}
+	truncated := archive(t, "index.html", "ok", "noise.bin", string(noise))
+	truncated = truncated[:len(truncated)/2]
+	unpack := func(b []byte, lim release.Limits) error { return unpackErr(t, bytes.NewReader(b), t.TempDir(), lim) }
 	siteNotFound := &store.Error{Kind: store.ErrNotFound, Msg: `site "site_1"`}
 	tests := []struct {
 		name string
@@ -82,6 +138,18 @@ func TestToStatus(t *testing.T) {
 		{"cancelled", fmt.Errorf("list sites: %w", context.Canceled), statusWant{codes.Canceled, "the call was cancelled"}},
 		{"deadline", context.DeadlineExceeded, statusWant{codes.DeadlineExceeded, "the call's deadline passed before it finished"}},
 		{"unknown", fmt.Errorf("open %s: permission denied", secret), internal},
+		{"unsafe bundle", unpack(archive(t, "index.html", "ok", "../evil.html", "evil"), release.Limits{}),
+			statusWant{codes.InvalidArgument, `bundle rejected: entry "../evil.html": path leaves the release`}},
+		{"bundle over a limit", unpack(archive(t, "a.html", "0123456789", "b.html", "0123456789"), release.Limits{MaxBytes: 15}),
+			statusWant{codes.InvalidArgument, `bundle rejected: entry "b.html": release is larger than 15 bytes (MaxBytes)`}},
+		{"bundle over the compressed limit", unpack(archive(t, "noise.bin", string(noise)), release.Limits{MaxCompressedBytes: 1024}),
+			statusWant{codes.InvalidArgument, "bundle rejected: compressed archive is larger than 1024 bytes (MaxCompressedBytes)"}},
+		{"bundle not gzip", unpack([]byte("<html>not an archive</html>"), release.Limits{}),
+			statusWant{codes.InvalidArgument, "the bundle is not a complete gzip-compressed tar archive: read gzip header: gzip: invalid header"}},
+		{"bundle truncated in an entry", unpack(truncated, release.Limits{}),
+			statusWant{codes.InvalidArgument, `the bundle is not a complete gzip-compressed tar archive: entry "noise.bin": read content: unexpected EOF`}},
+		{"bundle unreadable", unpackErr(t, iotest.ErrReader(errors.New(secret)), t.TempDir(), release.Limits{}), internal},
+		{"bundle unpacked nowhere", unpackErr(t, bytes.NewReader(truncated), filepath.Join(t.TempDir(), "missing"), release.Limits{}), internal},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,8 +157,14 @@ func TestToStatus(t *testing.T) {
 			if diff := cmp.Diff(tt.want, statusOf(got)); diff != "" {
 				t.Errorf("toStatus(%q) mismatch (-want +got):\n%s", tt.err, diff)
 			}
-			if tt.want.Msg != secret && strings.Contains(status.Convert(got).Message(), secret) {
+			msg := status.Convert(got).Message()
+			if tt.want.Msg != secret && strings.Contains(msg, secret) {
 				t.Errorf("toStatus(%q) leaks %q", tt.err, secret)
+			}
+			for _, s := range sentinels {
+				if strings.Contains(msg, s.Error()) {
+					t.Errorf("toStatus(%q) = %q, shows the text of %q", tt.err, msg, s)
+				}
 			}
 		})
 	}

@@ -186,27 +186,24 @@ func (s releaseService) checkBundle(ctx context.Context, digest string) (release
 		MaxBytes: maxReleaseBytes, MaxFiles: maxReleaseFiles, MaxCompressedBytes: s.blobs.MaxBytes(),
 	})
 	if err != nil {
-		if msg, ok := bundleProblem(err); ok {
-			return release.Stats{}, status.Error(codes.InvalidArgument, msg)
-		}
-		return release.Stats{}, fmt.Errorf("check bundle: %w", err)
+		return release.Stats{}, bundleError(err)
 	}
 	return stats, nil
 }
 
-// bundleProblem turns an Unpack error caused by the bundle itself into a
-// message for the uploader; ok is false for other failures (disk full).
-func bundleProblem(err error) (msg string, ok bool) {
-	msg = err.Error()
+// bundleError turns an Unpack error caused by the bundle itself into
+// InvalidArgument with a message for the uploader; other failures (disk
+// full) stay internal.
+func bundleError(err error) error {
+	var ae *release.ArchiveError
 	switch {
-	case errors.Is(err, release.ErrCorrupt):
-		msg = strings.TrimPrefix(msg, release.ErrCorrupt.Error()+": ")
-		return "the bundle is not a complete gzip-compressed tar archive: " + msg, true
-	case errors.Is(err, release.ErrUnsafe), errors.Is(err, release.ErrTooLarge):
-		msg = strings.TrimSuffix(strings.TrimSuffix(msg, ": "+release.ErrUnsafe.Error()), ": "+release.ErrTooLarge.Error())
-		return "bundle rejected: " + msg, true
+	case !errors.As(err, &ae):
+		return fmt.Errorf("check bundle: %w", err)
+	case errors.Is(ae, release.ErrCorrupt):
+		return invalidArgument(err, "the bundle is not a complete gzip-compressed tar archive: "+ae.Message())
+	default:
+		return invalidArgument(err, "bundle rejected: "+ae.Message())
 	}
-	return "", false
 }
 
 // removeBlobIfUnused removes a bundle that no release refers to and no
