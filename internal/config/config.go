@@ -228,6 +228,9 @@ func (l Loader) usage(w io.Writer, settings []Setting, keys []string) {
 		if a := s.Value.arg(); a != "" {
 			name += " " + a
 		}
+		if s.Value.repeatable() {
+			name += " (repeatable; comma-separated in env)"
+		}
 		fmt.Fprintf(w, "  %s\n    \t%s\n    \tenv %s; file key %s; %s\n", name, s.Help, s.Env, keys[i], def)
 	}
 }

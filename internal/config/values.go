@@ -28,12 +28,17 @@ type Value interface {
 	// arg names the flag's argument in --help; "" for a boolean flag.
 	arg() string
 	isBool() bool
+	// repeatable says the flag adds one item each time it is given, and
+	// the environment variable separates items with commas.
+	repeatable() bool
 }
 
-// scalar is the part of a Value whose flag, if repeated, keeps the last.
+// scalar is the part of a Value whose flag, if repeated, keeps the last
+// value.
 type scalar struct{}
 
-func (scalar) isBool() bool { return false }
+func (scalar) isBool() bool     { return false }
+func (scalar) repeatable() bool { return false }
 
 // last applies the last occurrence of a flag with text.
 func last(text func(string) error, given []string) error { return text(given[len(given)-1]) }
@@ -233,6 +238,7 @@ func (v boolValue) json(raw json.RawMessage) error { return json.Unmarshal(raw, 
 func (v boolValue) check(string) error             { return nil }
 func (v boolValue) arg() string                    { return "" }
 func (v boolValue) isBool() bool                   { return true }
+func (v boolValue) repeatable() bool               { return false }
 
 // Level is a log level: debug, info, warn or error, checked by Check.
 func Level(p *string) Value { return levelValue{stringValue{p: p}} }
@@ -296,10 +302,7 @@ func (v listValue) arg() string                    { return "a,b,..." }
 // an array. Items are taken as written.
 func Repeated(p *[]string) Value { return repeatedValue{p: p} }
 
-type repeatedValue struct {
-	scalar
-	p *[]string
-}
+type repeatedValue struct{ p *[]string }
 
 func (v repeatedValue) target() any         { return v.p }
 func (v repeatedValue) text(s string) error { *v.p = strings.Split(s, ","); return nil }
@@ -309,14 +312,15 @@ func (v repeatedValue) flags(given []string) error {
 }
 func (v repeatedValue) json(raw json.RawMessage) error { return json.Unmarshal(raw, v.p) }
 func (v repeatedValue) check(string) error             { return nil }
-func (v repeatedValue) arg() string                    { return "value (repeatable)" }
+func (v repeatedValue) arg() string                    { return "value" }
+func (v repeatedValue) isBool() bool                   { return false }
+func (v repeatedValue) repeatable() bool               { return true }
 
 // PairsValue is a map of key=value pairs: the flag is repeated, one pair
 // each time; the environment variable separates pairs with commas; the JSON
 // file gives an object. Each source replaces the map of the sources before
 // it, unless Merged.
 type PairsValue struct {
-	scalar
 	p     *map[string]string
 	merge bool
 }
@@ -360,7 +364,9 @@ func (v *PairsValue) json(raw json.RawMessage) error {
 	return nil
 }
 func (v *PairsValue) check(string) error { return nil }
-func (v *PairsValue) arg() string        { return "key=value (repeatable)" }
+func (v *PairsValue) arg() string        { return "key=value" }
+func (v *PairsValue) isBool() bool       { return false }
+func (v *PairsValue) repeatable() bool   { return true }
 
 // mergeMaps returns a copy of base with over's entries added or replaced.
 func mergeMaps(base, over map[string]string) map[string]string {

@@ -1,6 +1,8 @@
 package controlplane
 
 import (
+	"errors"
+	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -9,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fixaroo/berth/internal/config/configtest"
 )
 
 func TestLoadPrecedence(t *testing.T) {
@@ -71,5 +75,42 @@ func TestLoadErrors(t *testing.T) {
 				t.Errorf("Load(%q, env %v) = %v, want an error containing %q", tc.args, tc.env, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestHelpShowsEverySetting(t *testing.T) {
+	var out strings.Builder
+	if _, err := Load([]string{"--help"}, func(string) string { return "" }, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help = %v, want flag.ErrHelp", err)
+	}
+	var c Config
+	configtest.Help(t, out.String(), c.settings())
+}
+
+func TestReadmeTableMatchesSettings(t *testing.T) {
+	var c Config
+	configtest.Readme(t, "../../README.md", "Configuring berthd", c.settings())
+}
+
+// Metrics are turned off by "off", as documented, or by an empty value, as
+// the agent took it.
+func TestMetricsOff(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "berthd.json")
+	if err := os.WriteFile(file, []byte(`{"metrics_listen": ""}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+	}{
+		{[]string{"--metrics-listen", "off"}, nil},
+		{[]string{"--metrics-listen", ""}, nil},
+		{nil, map[string]string{"BERTH_METRICS_LISTEN": "off"}},
+		{[]string{"--config", file}, nil},
+	} {
+		got, err := Load(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
+		if err != nil || got.MetricsListen != "off" {
+			t.Errorf("Load(%q, env %v) metrics listen = %q, %v; want off", tc.args, tc.env, got.MetricsListen, err)
+		}
 	}
 }
