@@ -79,7 +79,7 @@ func (s authService) Login(ctx context.Context, req *berthv1.LoginRequest) (*ber
 func (s authService) Logout(ctx context.Context, _ *berthv1.LogoutRequest) (*berthv1.LogoutResponse, error) {
 	p := auth.FromContext(ctx)
 	if p.TokenKind != store.TokenKindSession {
-		return nil, fmt.Errorf("this is an API token, not a login session; revoke it with `berth token revoke %s`: %w", p.TokenID, errFailedPrecondition)
+		return nil, failedPrecondition("this is an API token, not a login session; revoke it with `berth token revoke %s`", p.TokenID)
 	}
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		if err := tx.RevokeToken(p.TokenID, s.now()); err != nil {
@@ -96,7 +96,7 @@ func (s authService) Logout(ctx context.Context, _ *berthv1.LogoutRequest) (*ber
 func (s authService) ChangePassword(ctx context.Context, req *berthv1.ChangePasswordRequest) (*berthv1.ChangePasswordResponse, error) {
 	p := auth.FromContext(ctx)
 	if p.UserID == "" {
-		return nil, fmt.Errorf("this API token acts for no user, so it has no password: %w", errFailedPrecondition)
+		return nil, failedPrecondition("this API token acts for no user, so it has no password")
 	}
 	if err := validate.Password("new_password", req.GetNewPassword()); err != nil {
 		return nil, err

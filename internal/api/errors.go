@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -43,11 +42,6 @@ func failedPrecondition(format string, args ...any) error {
 func invalidArgument(cause error, msg string) error {
 	return &userError{code: codes.InvalidArgument, msg: msg, err: cause}
 }
-
-// errFailedPrecondition is the older form of failedPrecondition, wrapped as
-// fmt.Errorf("...: %w", errFailedPrecondition): toStatus has to cut its text
-// out of the message. Use failedPrecondition instead.
-var errFailedPrecondition = errors.New("failed precondition")
 
 // errServerClosing ends streams when the server shuts down; clients retry.
 var errServerClosing = status.Error(codes.Unavailable, "berthd is shutting down; retry")
@@ -90,9 +84,6 @@ func toStatus(err error) error {
 				return status.Error(s.code, serr.Msg)
 			}
 		}
-	case errors.Is(err, errFailedPrecondition):
-		msg := strings.TrimSuffix(err.Error(), ": "+errFailedPrecondition.Error())
-		return status.Error(codes.FailedPrecondition, msg)
 	case errors.Is(err, auth.ErrNoCredential):
 		return status.Error(codes.Unauthenticated, "no credential: send an API token as \"authorization: Bearer berth_...\"")
 	case errors.Is(err, auth.ErrInvalidCredential):

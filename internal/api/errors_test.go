@@ -43,7 +43,7 @@ func statusOf(err error) statusWant {
 
 // sentinels are error texts that must never reach the caller.
 var sentinels = []error{
-	store.ErrNotFound, store.ErrConflict, store.ErrInUse, errFailedPrecondition,
+	store.ErrNotFound, store.ErrConflict, store.ErrInUse,
 	release.ErrUnsafe, release.ErrTooLarge, release.ErrCorrupt,
 }
 
@@ -118,9 +118,6 @@ func TestToStatus(t *testing.T) {
 			statusWant{codes.FailedPrecondition, `site "site_1" is being deleted`}},
 		{"failed precondition, wrapped",
 			fmt.Errorf("update site: %w", failedPrecondition("site %q is being deleted", "site_1")),
-			statusWant{codes.FailedPrecondition, `site "site_1" is being deleted`}},
-		{"failed precondition, older form",
-			fmt.Errorf("site %q is being deleted: %w", "site_1", errFailedPrecondition),
 			statusWant{codes.FailedPrecondition, `site "site_1" is being deleted`}},
 		{"user error wins over the store error it wraps",
 			&userError{code: codes.FailedPrecondition, msg: "activate another release first", err: siteNotFound},

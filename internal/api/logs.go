@@ -179,7 +179,7 @@ func (s logService) GetSiteLogs(req *berthv1.GetSiteLogsRequest, stream berthv1.
 		sess = s.logs.session(site.NodeID)
 	}
 	if sess == nil {
-		return fmt.Errorf("site %q is not running on a connected node: %w", id, errFailedPrecondition)
+		return failedPrecondition("site %q is not running on a connected node", id)
 	}
 
 	reqID, p := s.logs.open(site.NodeID, id, s.now())
@@ -298,7 +298,7 @@ func (s agentService) relayLogs(stream berthv1.AgentService_SendLogsServer, p *p
 			}
 		}
 		if e := m.GetError(); e != "" {
-			return fmt.Errorf("node %s cannot send the logs of site %q: %s: %w", p.nodeID, p.siteID, truncate(e, maxAgentError), errFailedPrecondition), nil
+			return failedPrecondition("node %s cannot send the logs of site %q: %s", p.nodeID, p.siteID, truncate(e, maxAgentError)), nil
 		}
 		select {
 		case m = <-msgs:

@@ -148,8 +148,8 @@ func (s nodeService) DeleteNode(ctx context.Context, req *berthv1.DeleteNodeRequ
 		if n.State == store.NodeStateReady && len(sites) > 0 {
 			// A heartbeating node is not gone: deleting it would fail its
 			// WordPress sites while their data is still there.
-			return fmt.Errorf("node %q is READY and runs %d sites: if it is gone for good, delete it once it stops heartbeating (NOT_READY); to retire a working node, drain it first (`berth node drain %s`): %w",
-				id, len(sites), id, errFailedPrecondition)
+			return failedPrecondition("node %q is READY and runs %d sites: if it is gone for good, delete it once it stops heartbeating (NOT_READY); to retire a working node, drain it first (`berth node drain %s`)",
+				id, len(sites), id)
 		}
 		now := s.now()
 		for _, site := range sites {

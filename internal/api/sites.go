@@ -274,7 +274,7 @@ func (s siteService) UpdateSite(ctx context.Context, req *berthv1.UpdateSiteRequ
 		}
 		setResource(ctx, id, site.ClientID)
 		if site.State == store.SiteStateDeleting {
-			return fmt.Errorf("site %q is being deleted: %w", id, errFailedPrecondition)
+			return failedPrecondition("site %q is being deleted", id)
 		}
 		before := *site
 		for _, p := range paths {
@@ -452,17 +452,17 @@ func (s siteService) GetSiteCredentials(ctx context.Context, req *berthv1.GetSit
 		}
 		setResource(ctx, id, site.ClientID)
 		if site.Kind != store.SiteKindWordPress {
-			return fmt.Errorf("site %q is a %s site: only WordPress sites have generated credentials: %w", id, site.Kind, errFailedPrecondition)
+			return failedPrecondition("site %q is a %s site: only WordPress sites have generated credentials", id, site.Kind)
 		}
 		if site.State == store.SiteStateDeleting {
-			return fmt.Errorf("site %q is being deleted: %w", id, errFailedPrecondition)
+			return failedPrecondition("site %q is being deleted", id)
 		}
 		if shown := site.Secrets[secretAdminPasswordShownAt]; shown != "" {
-			return fmt.Errorf("the admin password was shown on %s; reset it from WordPress (Lost your password?) or delete and recreate the site: %w", shown, errFailedPrecondition)
+			return failedPrecondition("the admin password was shown on %s; reset it from WordPress (Lost your password?) or delete and recreate the site", shown)
 		}
 		password := site.Secrets[secretAdminPassword]
 		if password == "" {
-			return fmt.Errorf("site %q has no generated admin password; delete and recreate the site: %w", id, errFailedPrecondition)
+			return failedPrecondition("site %q has no generated admin password; delete and recreate the site", id)
 		}
 		site.Secrets[secretAdminPasswordShownAt] = s.now().Format(time.RFC3339)
 		if err := tx.UpdateSite(site); err != nil {

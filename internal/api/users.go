@@ -130,7 +130,7 @@ func (s userService) DeleteUser(ctx context.Context, req *berthv1.DeleteUserRequ
 		}
 		setResource(ctx, id, u.ClientID)
 		if p := auth.FromContext(ctx); p.UserID == id {
-			return fmt.Errorf("you cannot delete your own user; ask another admin: %w", errFailedPrecondition)
+			return failedPrecondition("you cannot delete your own user; ask another admin")
 		}
 		if err := tx.DeleteUser(id); err != nil {
 			return err
