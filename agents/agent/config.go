@@ -1,11 +1,8 @@
 package agent
 
 import (
-	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fixaroo/berth/internal/config"
 	"github.com/fixaroo/berth/internal/validate"
 )
 
@@ -34,269 +32,141 @@ const joinTokenPrefix = "berthjoin_"
 const maxLabels = 32
 
 // Config is berth-agent's configuration. LoadConfig fills it from, in
-// increasing order of precedence: the defaults below, an optional JSON file
+// increasing order of precedence: the defaults, an optional JSON file
 // (--config or BERTH_AGENT_CONFIG; unknown keys are errors), BERTH_AGENT_*
 // environment variables, and flags. A source that sets Labels replaces the
-// labels of the sources before it; Images are merged kind by kind.
+// labels of the sources before it; Images are merged kind by kind. Each
+// field's flag, environment variable and default are declared once, in
+// settings below; `berth-agent --help` prints them and the README's table is
+// checked against them. A field's JSON key is its tag.
 type Config struct {
 	// Server is berthd's address: "https://host:port" or "host:port"; the
 	// port defaults to 8443. Needed to join; once joined, the address saved
-	// at join is used unless Server is set. Flag --server, env BERTH_AGENT_SERVER.
+	// at join is used unless Server is set.
 	Server string `json:"server"`
 	// JoinToken is the one-time token from `berth node join-token`. It is
-	// ignored when the node has joined already. Flag --join-token, env
-	// BERTH_AGENT_JOIN_TOKEN.
+	// ignored when the node has joined already.
 	JoinToken string `json:"join_token"`
 	// DataDir holds the node's key and certificates, the CA and the last
-	// desired state (encrypted). Default "/var/lib/berth-agent". Flag
-	// --data-dir, env BERTH_AGENT_DATA_DIR.
+	// desired state (encrypted).
 	DataDir string `json:"data_dir"`
 	// NodeName is the node's unique name in the fleet, sent at join:
 	// lowercase letters, digits, dots, underscores and hyphens. Default: the
-	// machine's host name, lowercased. Flag --node-name, env BERTH_AGENT_NODE_NAME.
+	// machine's host name, lowercased.
 	NodeName string `json:"node_name"`
-	// HTTPListen is the edge's plain-HTTP address. Default ":80". Flag
-	// --http-listen, env BERTH_AGENT_HTTP_LISTEN.
+	// HTTPListen is the edge's plain-HTTP address.
 	HTTPListen string `json:"http_listen"`
-	// HTTPSListen is the edge's HTTPS address. Default ":443". Flag
-	// --https-listen, env BERTH_AGENT_HTTPS_LISTEN.
+	// HTTPSListen is the edge's HTTPS address.
 	HTTPSListen string `json:"https_listen"`
 	// ACMEDirectory is the ACME directory URL for public domains; empty means
-	// Let's Encrypt. Flag --acme-directory, env BERTH_AGENT_ACME_DIRECTORY.
+	// Let's Encrypt.
 	ACMEDirectory string `json:"acme_directory"`
-	// ACMEEmail is the ACME account's contact address (optional). Flag
-	// --acme-email, env BERTH_AGENT_ACME_EMAIL.
+	// ACMEEmail is the ACME account's contact address (optional).
 	ACMEEmail string `json:"acme_email"`
 	// ACMERoots is a PEM file of extra CAs to trust for the ACME directory
-	// (e.g. Pebble's). Flag --acme-roots, env BERTH_AGENT_ACME_ROOTS.
+	// (e.g. Pebble's).
 	ACMERoots string `json:"acme_roots"`
 	// AdvertiseAddress is where peers and berthd reach this node's edge over
 	// HTTPS to probe its sites, "host:port". Default: the HTTPS listen
 	// address when it names a host, else the node's host name with the
-	// HTTPS port. Flag --advertise-address, env BERTH_AGENT_ADVERTISE_ADDRESS.
+	// HTTPS port.
 	AdvertiseAddress string `json:"advertise_address"`
 	// ACMEChallenges are the ACME challenge types the edge answers:
-	// http-01 (port 80) and tls-alpn-01 (port 443). Default both. Flag
-	// --acme-challenges, env BERTH_AGENT_ACME_CHALLENGES ("tls-alpn-01").
+	// http-01 (port 80) and tls-alpn-01 (port 443).
 	ACMEChallenges []string `json:"acme_challenges"`
 	// InternalSuffixes are the domain suffixes whose certificates come from
 	// berthd's CA instead of ACME: development names no public CA issues.
-	// Default ["localhost", "test", "internal"]. Flag --internal-suffixes,
-	// env BERTH_AGENT_INTERNAL_SUFFIXES ("localhost,test").
 	InternalSuffixes []string `json:"internal_suffixes"`
 	// MetricsListen is where the agent serves Prometheus metrics (/metrics);
-	// empty turns them off. Default "127.0.0.1:9465". Flag --metrics-listen,
-	// env BERTH_AGENT_METRICS_LISTEN.
+	// empty turns them off (Load turns "off" into empty).
 	MetricsListen string `json:"metrics_listen"`
 	// Labels describe the node to the scheduler, e.g. {"region": "eu"}: at
 	// most 32, keys and values lowercase letters, digits, dots, underscores
-	// and hyphens. Flag --label k=v (repeatable), env BERTH_AGENT_LABELS
-	// ("k=v,k2=v2").
+	// and hyphens.
 	Labels map[string]string `json:"labels"`
 	// Images maps a site kind (static, wordpress, mariadb) to the container
-	// image that runs it. Defaults berth/static:dev, berth/wordpress:dev,
-	// berth/mariadb:dev. Flag --image kind=ref (repeatable), env
-	// BERTH_AGENT_IMAGES ("kind=ref,kind2=ref2").
+	// image that runs it.
 	Images map[string]string `json:"images"`
-	// LogLevel is debug, info, warn or error. Default "info". Flag
-	// --log-level, env BERTH_AGENT_LOG_LEVEL.
+	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"log_level"`
-	// LogFormat is text or json. Default "text". Flag --log-format, env
-	// BERTH_AGENT_LOG_FORMAT.
+	// LogFormat is text or json.
 	LogFormat string `json:"log_format"`
 	// Resync is how often the reconciler checks every site against the
 	// engine, repairing drift such as a container removed by hand (changes
-	// of the desired state are applied at once). Default "30s", at least
-	// "1s". Flag --resync, env BERTH_AGENT_RESYNC.
+	// of the desired state are applied at once).
 	Resync Duration `json:"resync"`
+}
+
+// settings is berth-agent's settings table, bound to c's fields.
+func (c *Config) settings() []config.Setting {
+	return []config.Setting{
+		{Flag: "server", Env: "BERTH_AGENT_SERVER",
+			Help: "berthd address, https://host:port", Value: config.String(&c.Server)},
+		{Flag: "join-token", Env: "BERTH_AGENT_JOIN_TOKEN",
+			Help: "one-time token from `berth node join-token`; ignored once joined", Value: config.String(&c.JoinToken)},
+		{Flag: "data-dir", Env: "BERTH_AGENT_DATA_DIR", Default: "/var/lib/berth-agent",
+			Help: "data directory: node key and certificates, desired state", Value: config.String(&c.DataDir)},
+		{Flag: "node-name", Env: "BERTH_AGENT_NODE_NAME", Default: hostName(), Show: "host name",
+			Help: "the node's unique name", Value: config.String(&c.NodeName)},
+		{Flag: "label", Env: "BERTH_AGENT_LABELS",
+			Help: "node label key=value for the scheduler; each source replaces the labels before it", Value: config.Pairs(&c.Labels)},
+		{Flag: "image", Env: "BERTH_AGENT_IMAGES",
+			Default: ImageStatic + "=berth/static:dev," + ImageWordPress + "=berth/wordpress:dev," + ImageMariaDB + "=berth/mariadb:dev",
+			Help:    "container image for a kind, e.g. wordpress=wordpress:6; merged kind by kind", Value: config.Pairs(&c.Images).Merged()},
+		{Flag: "http-listen", Env: "BERTH_AGENT_HTTP_LISTEN", Default: ":80",
+			Help: "edge HTTP address", Value: config.String(&c.HTTPListen)},
+		{Flag: "https-listen", Env: "BERTH_AGENT_HTTPS_LISTEN", Default: ":443",
+			Help: "edge HTTPS address", Value: config.String(&c.HTTPSListen)},
+		{Flag: "acme-directory", Env: "BERTH_AGENT_ACME_DIRECTORY", Show: "Let's Encrypt",
+			Help: "ACME directory URL", Value: config.String(&c.ACMEDirectory)},
+		{Flag: "acme-email", Env: "BERTH_AGENT_ACME_EMAIL",
+			Help: "ACME account e-mail address", Value: config.String(&c.ACMEEmail)},
+		{Flag: "acme-roots", Env: "BERTH_AGENT_ACME_ROOTS",
+			Help: "PEM file of extra CAs trusted for the ACME directory", Value: config.String(&c.ACMERoots)},
+		{Flag: "acme-challenges", Env: "BERTH_AGENT_ACME_CHALLENGES", Default: "http-01,tls-alpn-01",
+			Help: "comma-separated ACME challenge types to answer: http-01, tls-alpn-01", Value: config.List(&c.ACMEChallenges)},
+		{Flag: "internal-suffixes", Env: "BERTH_AGENT_INTERNAL_SUFFIXES", Default: "localhost,test,internal",
+			Help: "comma-separated domain suffixes whose certificates berthd's CA signs", Value: config.List(&c.InternalSuffixes)},
+		{Flag: "metrics-listen", Env: "BERTH_AGENT_METRICS_LISTEN", Default: "127.0.0.1:9465",
+			Help: "Prometheus metrics address, or off", Value: config.AddrOrOff(&c.MetricsListen, "")},
+		{Flag: "advertise-address", Env: "BERTH_AGENT_ADVERTISE_ADDRESS", Show: "the HTTPS listen address, or host name and its port",
+			Help: "host:port where peers reach this node's edge over HTTPS", Value: config.String(&c.AdvertiseAddress)},
+		{Flag: "resync", Env: "BERTH_AGENT_RESYNC", Default: "30s",
+			Help: "how often every site is checked against the engine, repairing drift, at least 1s", Value: config.DurationOf(&c.Resync).AtLeast(time.Second)},
+		{Flag: "log-level", Env: "BERTH_AGENT_LOG_LEVEL", Default: "info",
+			Help: "debug, info, warn or error", Value: config.Level(&c.LogLevel)},
+		{Flag: "log-format", Env: "BERTH_AGENT_LOG_FORMAT", Default: "text",
+			Help: "text or json", Value: config.OneOf(&c.LogFormat, "text", "json")},
+	}
+}
+
+// hostName is the machine's host name, lowercased, or "" if it cannot be
+// read.
+func hostName() string {
+	host, _ := os.Hostname()
+	return strings.ToLower(strings.TrimSuffix(host, "."))
 }
 
 // Duration is a time.Duration written as a Go duration string ("30s") in
 // the configuration file.
-type Duration time.Duration
-
-// UnmarshalJSON parses a Go duration string.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("want a duration string such as \"30s\": %w", err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
+type Duration = config.Duration
 
 // DefaultConfig returns the configuration used when nothing is set. NodeName
 // is the machine's host name, lowercased (empty if it cannot be read).
 func DefaultConfig() Config {
-	host, _ := os.Hostname()
-	return Config{
-		DataDir:          "/var/lib/berth-agent",
-		NodeName:         strings.ToLower(strings.TrimSuffix(host, ".")),
-		HTTPListen:       ":80",
-		HTTPSListen:      ":443",
-		InternalSuffixes: []string{"localhost", "test", "internal"},
-		ACMEChallenges:   []string{"http-01", "tls-alpn-01"},
-		MetricsListen:    "127.0.0.1:9465",
-		Images: map[string]string{
-			ImageStatic:    "berth/static:dev",
-			ImageWordPress: "berth/wordpress:dev",
-			ImageMariaDB:   "berth/mariadb:dev",
-		},
-		LogLevel:  "info",
-		LogFormat: "text",
-		Resync:    Duration(30 * time.Second),
-	}
+	var c Config
+	config.Defaults(c.settings())
+	return c
 }
 
 // LoadConfig builds the configuration from args (without the program name)
 // and the environment, and validates it. It returns flag.ErrHelp after
 // printing the usage for -h.
 func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
-	cfg := DefaultConfig()
-	fs := flag.NewFlagSet("berth-agent", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", getenv("BERTH_AGENT_CONFIG"), "JSON configuration file (env BERTH_AGENT_CONFIG)")
-	var f Config
-	var labels, images pairList
-	var suffixes, challenges, resync string
-	fs.StringVar(&f.Server, "server", "", "berthd address, https://host:port (env BERTH_AGENT_SERVER)")
-	fs.StringVar(&f.JoinToken, "join-token", "", "one-time token from `berth node join-token`; ignored once joined (env BERTH_AGENT_JOIN_TOKEN)")
-	fs.StringVar(&f.DataDir, "data-dir", "", "data directory: node key and certificates, desired state (default "+cfg.DataDir+"; env BERTH_AGENT_DATA_DIR)")
-	fs.StringVar(&f.NodeName, "node-name", "", "the node's unique name (default: the host name; env BERTH_AGENT_NODE_NAME)")
-	fs.StringVar(&f.HTTPListen, "http-listen", "", "edge HTTP address (default "+cfg.HTTPListen+"; env BERTH_AGENT_HTTP_LISTEN)")
-	fs.StringVar(&f.HTTPSListen, "https-listen", "", "edge HTTPS address (default "+cfg.HTTPSListen+"; env BERTH_AGENT_HTTPS_LISTEN)")
-	fs.StringVar(&f.ACMEDirectory, "acme-directory", "", "ACME directory URL (default Let's Encrypt; env BERTH_AGENT_ACME_DIRECTORY)")
-	fs.StringVar(&f.ACMEEmail, "acme-email", "", "ACME account e-mail address (env BERTH_AGENT_ACME_EMAIL)")
-	fs.StringVar(&f.ACMERoots, "acme-roots", "", "PEM file of extra CAs trusted for the ACME directory (env BERTH_AGENT_ACME_ROOTS)")
-	fs.StringVar(&f.AdvertiseAddress, "advertise-address", "", "host:port where peers reach this node's edge over HTTPS (default: the HTTPS listen address, or host name and its port; env BERTH_AGENT_ADVERTISE_ADDRESS)")
-	fs.StringVar(&challenges, "acme-challenges", "", "comma-separated ACME challenge types to answer: http-01, tls-alpn-01 (default both; env BERTH_AGENT_ACME_CHALLENGES)")
-	fs.StringVar(&suffixes, "internal-suffixes", "", "comma-separated domain suffixes whose certificates berthd's CA signs (default localhost,test,internal; env BERTH_AGENT_INTERNAL_SUFFIXES)")
-	fs.StringVar(&f.MetricsListen, "metrics-listen", "", "Prometheus metrics address, empty for none (default "+cfg.MetricsListen+"; env BERTH_AGENT_METRICS_LISTEN)")
-	fs.Var(&labels, "label", "node label key=value for the scheduler; repeatable (env BERTH_AGENT_LABELS)")
-	fs.Var(&images, "image", "container image for a kind, e.g. wordpress=wordpress:6; repeatable (env BERTH_AGENT_IMAGES)")
-	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error (default info; env BERTH_AGENT_LOG_LEVEL)")
-	fs.StringVar(&f.LogFormat, "log-format", "", "text or json (default text; env BERTH_AGENT_LOG_FORMAT)")
-	fs.StringVar(&resync, "resync", "", "how often every site is checked against the engine, repairing drift (default 30s; env BERTH_AGENT_RESYNC)")
-	if err := fs.Parse(args); err != nil {
+	var cfg Config
+	l := config.Loader{Program: "berth-agent", ConfigEnv: "BERTH_AGENT_CONFIG"}
+	if err := l.Load(&cfg, cfg.settings(), args, getenv, stderr); err != nil {
 		return Config{}, err
-	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected argument %q: berth-agent takes only flags", fs.Arg(0))
-	}
-
-	if *configPath != "" {
-		b, err := os.ReadFile(*configPath)
-		if err != nil {
-			return Config{}, fmt.Errorf("read config: %w", err)
-		}
-		defaultImages := cfg.Images
-		cfg.Images = nil
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&cfg); err != nil {
-			return Config{}, fmt.Errorf("config file %s: %w", *configPath, err)
-		}
-		cfg.Images = mergeMaps(defaultImages, cfg.Images)
-	}
-
-	env := map[string]*string{
-		"BERTH_AGENT_SERVER": &cfg.Server, "BERTH_AGENT_JOIN_TOKEN": &cfg.JoinToken,
-		"BERTH_AGENT_DATA_DIR": &cfg.DataDir, "BERTH_AGENT_NODE_NAME": &cfg.NodeName,
-		"BERTH_AGENT_HTTP_LISTEN": &cfg.HTTPListen, "BERTH_AGENT_HTTPS_LISTEN": &cfg.HTTPSListen,
-		"BERTH_AGENT_ACME_DIRECTORY": &cfg.ACMEDirectory, "BERTH_AGENT_ACME_EMAIL": &cfg.ACMEEmail,
-		"BERTH_AGENT_ACME_ROOTS": &cfg.ACMERoots, "BERTH_AGENT_LOG_LEVEL": &cfg.LogLevel,
-		"BERTH_AGENT_LOG_FORMAT": &cfg.LogFormat, "BERTH_AGENT_METRICS_LISTEN": &cfg.MetricsListen,
-		"BERTH_AGENT_ADVERTISE_ADDRESS": &cfg.AdvertiseAddress,
-	}
-	for k, p := range env {
-		if v := getenv(k); v != "" {
-			*p = v
-		}
-	}
-	if v := getenv("BERTH_AGENT_ACME_CHALLENGES"); v != "" {
-		cfg.ACMEChallenges = splitList(v)
-	}
-	if v := getenv("BERTH_AGENT_INTERNAL_SUFFIXES"); v != "" {
-		cfg.InternalSuffixes = splitList(v)
-	}
-	if v := getenv("BERTH_AGENT_RESYNC"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return Config{}, fmt.Errorf("BERTH_AGENT_RESYNC %q: want a duration such as 30s: %w", v, err)
-		}
-		cfg.Resync = Duration(d)
-	}
-	if v := getenv("BERTH_AGENT_LABELS"); v != "" {
-		m, err := parsePairs("BERTH_AGENT_LABELS", strings.Split(v, ","))
-		if err != nil {
-			return Config{}, err
-		}
-		cfg.Labels = m
-	}
-	if v := getenv("BERTH_AGENT_IMAGES"); v != "" {
-		m, err := parsePairs("BERTH_AGENT_IMAGES", strings.Split(v, ","))
-		if err != nil {
-			return Config{}, err
-		}
-		cfg.Images = mergeMaps(cfg.Images, m)
-	}
-
-	var flagErr error
-	fs.Visit(func(fl *flag.Flag) {
-		switch fl.Name {
-		case "server":
-			cfg.Server = f.Server
-		case "join-token":
-			cfg.JoinToken = f.JoinToken
-		case "data-dir":
-			cfg.DataDir = f.DataDir
-		case "node-name":
-			cfg.NodeName = f.NodeName
-		case "http-listen":
-			cfg.HTTPListen = f.HTTPListen
-		case "https-listen":
-			cfg.HTTPSListen = f.HTTPSListen
-		case "acme-directory":
-			cfg.ACMEDirectory = f.ACMEDirectory
-		case "acme-email":
-			cfg.ACMEEmail = f.ACMEEmail
-		case "acme-roots":
-			cfg.ACMERoots = f.ACMERoots
-		case "advertise-address":
-			cfg.AdvertiseAddress = f.AdvertiseAddress
-		case "acme-challenges":
-			cfg.ACMEChallenges = splitList(challenges)
-		case "internal-suffixes":
-			cfg.InternalSuffixes = splitList(suffixes)
-		case "metrics-listen":
-			cfg.MetricsListen = f.MetricsListen
-		case "log-level":
-			cfg.LogLevel = f.LogLevel
-		case "log-format":
-			cfg.LogFormat = f.LogFormat
-		case "resync":
-			d, err := time.ParseDuration(resync)
-			if err != nil {
-				err = fmt.Errorf("--resync %q: want a duration such as 30s: %w", resync, err)
-			}
-			flagErr = errors.Join(flagErr, err)
-			cfg.Resync = Duration(d)
-		case "label":
-			m, err := parsePairs("--label", labels)
-			flagErr = errors.Join(flagErr, err)
-			cfg.Labels = m
-		case "image":
-			m, err := parsePairs("--image", images)
-			flagErr = errors.Join(flagErr, err)
-			cfg.Images = mergeMaps(cfg.Images, m)
-		}
-	})
-	if flagErr != nil {
-		return Config{}, flagErr
 	}
 	return cfg, cfg.Validate()
 }
@@ -332,7 +202,7 @@ func (c Config) Validate() error {
 	}
 	if c.MetricsListen != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
-			errs = append(errs, fmt.Errorf("metrics listen %q: want host:port such as 127.0.0.1:9465, or empty for none: %w", c.MetricsListen, err))
+			errs = append(errs, fmt.Errorf("metrics listen %q: want host:port such as 127.0.0.1:9465, or off: %w", c.MetricsListen, err))
 		}
 	}
 	if c.AdvertiseAddress != "" {
@@ -381,34 +251,14 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("image for %s %q: want an image reference such as wordpress:6", k, v))
 		}
 	}
-	if _, err := parseLevel(c.LogLevel); err != nil {
-		errs = append(errs, err)
-	}
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		errs = append(errs, fmt.Errorf("log format %q: want text or json", c.LogFormat))
-	}
-	if c.Resync < Duration(time.Second) {
-		errs = append(errs, fmt.Errorf("resync %s: at least 1s", time.Duration(c.Resync)))
-	}
+	// Log level and format, resync's minimum.
+	errs = append(errs, config.Check(c.settings()))
 	return errors.Join(errs...)
 }
 
 // NewLogger returns the logger the configuration asks for.
 func (c Config) NewLogger(w io.Writer) *slog.Logger {
-	level, _ := parseLevel(c.LogLevel)
-	opts := &slog.HandlerOptions{Level: level}
-	if c.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return 0, fmt.Errorf("log level %q: want debug, info, warn or error", s)
-	}
-	return l, nil
+	return config.NewLogger(w, c.LogLevel, c.LogFormat)
 }
 
 // serverAddress turns "https://host:port", "host:port" or "host" into the
@@ -464,42 +314,3 @@ func parseJoinToken(token string) (secret string, caHash []byte, err error) {
 
 // challenge says whether the edge answers ACME challenges of type typ.
 func (c Config) challenge(typ string) bool { return slices.Contains(c.ACMEChallenges, typ) }
-
-// splitList splits a comma-separated list, dropping blanks and leading dots.
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(p)), "."); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// pairList collects repeated key=value flags.
-type pairList []string
-
-func (l *pairList) String() string     { return strings.Join(*l, ",") }
-func (l *pairList) Set(v string) error { *l = append(*l, v); return nil }
-
-func parsePairs(source string, pairs []string) (map[string]string, error) {
-	m := make(map[string]string, len(pairs))
-	for _, p := range pairs {
-		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("%s %q: want key=value", source, p)
-		}
-		m[k] = v
-	}
-	return m, nil
-}
-
-// mergeMaps returns a copy of base with over's entries added or replaced.
-func mergeMaps(base, over map[string]string) map[string]string {
-	m := maps.Clone(base)
-	if m == nil {
-		m = make(map[string]string, len(over))
-	}
-	maps.Copy(m, over)
-	return m
-}

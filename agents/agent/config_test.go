@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"errors"
+	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -9,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fixaroo/berth/internal/config/configtest"
 )
 
 var goodToken = "berthjoin_" + strings.Repeat("0aZ", 14) + "9." +
@@ -159,5 +163,42 @@ func TestParseJoinToken(t *testing.T) {
 	}
 	if len(hash) != 32 || hash[0] != 0x00 || hash[1] != 0x11 || hash[31] != 0xff {
 		t.Errorf("hash = %x", hash)
+	}
+}
+
+func TestHelpShowsEverySetting(t *testing.T) {
+	var out strings.Builder
+	if _, err := LoadConfig([]string{"--help"}, func(string) string { return "" }, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help = %v, want flag.ErrHelp", err)
+	}
+	var c Config
+	configtest.Help(t, out.String(), c.settings())
+}
+
+func TestReadmeTableMatchesSettings(t *testing.T) {
+	var c Config
+	configtest.Readme(t, "../../README.md", "Configuring berth-agent", c.settings())
+}
+
+// Metrics are turned off by "off", as documented and as berthd takes it,
+// or by an empty value, as before.
+func TestMetricsOff(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "agent.json")
+	if err := os.WriteFile(file, []byte(`{"metrics_listen": "off"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+	}{
+		{[]string{"--metrics-listen", "off"}, nil},
+		{[]string{"--metrics-listen", ""}, nil},
+		{nil, map[string]string{"BERTH_AGENT_METRICS_LISTEN": "off"}},
+		{[]string{"--config", file}, nil},
+	} {
+		got, err := LoadConfig(append([]string{"--node-name", "n1"}, tc.args...), func(k string) string { return tc.env[k] }, io.Discard)
+		if err != nil || got.MetricsListen != "" {
+			t.Errorf("LoadConfig(%q, env %v) metrics listen = %q, %v; want none", tc.args, tc.env, got.MetricsListen, err)
+		}
 	}
 }
