@@ -2,8 +2,6 @@ package config_test
 
 import (
 	"bytes"
-	"errors"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -182,12 +180,9 @@ func TestCheckBecause(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	var c testConfig
-	var out bytes.Buffer
-	err := loader.Load(&c, c.settings(), []string{"--help"}, func(string) string { return "" }, &out)
-	if !errors.Is(err, flag.ErrHelp) {
-		t.Fatalf("--help = %v, want flag.ErrHelp", err)
-	}
-	configtest.Help(t, out.String(), c.settings())
+	help := configtest.Help(t, func(args []string, stderr io.Writer) error {
+		return loader.Load(&c, c.settings(), args, func(string) string { return "" }, stderr)
+	}, c.settings())
 	for _, want := range []string{
 		"  --wait duration\n    \ta wait\n    \tenv T_WAIT; file key wait; default 1m\n",
 		"  --on\n",
@@ -196,8 +191,8 @@ func TestHelp(t *testing.T) {
 		"  --config file\n",
 		"env T_CONFIG\n",
 	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("--help lacks %q:\n%s", want, out.String())
+		if !strings.Contains(help, want) {
+			t.Errorf("--help lacks %q:\n%s", want, help)
 		}
 	}
 }

@@ -3,7 +3,10 @@
 package configtest
 
 import (
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -103,11 +106,17 @@ func table(md, heading string) ([][]string, error) {
 // unquote drops the backticks of a Markdown cell.
 func unquote(cell string) string { return strings.ReplaceAll(cell, "`", "") }
 
-// Help checks that help, the output of --help, shows every setting's flag
-// with its environment variable and default, and no other flag but
-// --config.
-func Help(t testing.TB, help string, settings []config.Setting) {
+// Help runs load with --help and checks that it returns flag.ErrHelp and
+// that what it writes shows every setting's flag with its environment
+// variable and default, and no other flag but --config. It returns what
+// --help wrote.
+func Help(t testing.TB, load func(args []string, stderr io.Writer) error, settings []config.Setting) string {
 	t.Helper()
+	var out strings.Builder
+	if err := load([]string{"--help"}, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help = %v, want flag.ErrHelp", err)
+	}
+	help := out.String()
 	blocks := make(map[string]string) // flag → its lines
 	var flag string
 	for _, line := range strings.Split(help, "\n") {
@@ -140,4 +149,5 @@ func Help(t testing.TB, help string, settings []config.Setting) {
 	for f := range blocks {
 		t.Errorf("--help shows --%s, which is not a setting", f)
 	}
+	return help
 }
