@@ -20,7 +20,7 @@ import (
 	"github.com/fixaroo/berth/agents/reconciler"
 	"github.com/fixaroo/berth/agents/runtime/docker"
 	"github.com/fixaroo/berth/internal/seal"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 // Applier turns a desired state into running sites.
@@ -33,13 +33,13 @@ import (
 // when berthd sends it. ctx ends when the agent stops. ds is not modified
 // after the call.
 type Applier interface {
-	Apply(ctx context.Context, ds *berthv1.DesiredState)
+	Apply(ctx context.Context, ds *agentv1.DesiredState)
 }
 
 // Reporter takes site status for berthd; *Session implements it.
 type Reporter interface {
-	Report(st *berthv1.SiteStatus)
-	ReportFull(sts []*berthv1.SiteStatus)
+	Report(st *agentv1.SiteStatus)
+	ReportFull(sts []*agentv1.SiteStatus)
 }
 
 // Options are the parts that Run does not build itself. Zero values mean
@@ -50,10 +50,10 @@ type Options struct {
 	// Facts returns the node's facts, for the join and for each hello.
 	// Default HostFacts (no Docker version). Run sets the labels from the
 	// configuration; if Facts fails, Run logs it and uses HostFacts.
-	Facts func(ctx context.Context) (*berthv1.NodeFacts, error)
+	Facts func(ctx context.Context) (*agentv1.NodeFacts, error)
 	// Usage returns the content of each heartbeat. Default: the memory in
 	// use, no container count.
-	Usage func(ctx context.Context) *berthv1.AgentHeartbeat
+	Usage func(ctx context.Context) *agentv1.AgentHeartbeat
 	// Session, if set, is called with the session before it starts, so that
 	// a reconciler can report site status through it.
 	Session func(Reporter)
@@ -129,7 +129,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, opts Options) error 
 			return rc, err
 		}
 		if opts.Facts == nil {
-			opts.Facts = func(ctx context.Context) (*berthv1.NodeFacts, error) {
+			opts.Facts = func(ctx context.Context) (*agentv1.NodeFacts, error) {
 				f := HostFacts(cfg.DataDir)
 				info, err := rt.Info(ctx)
 				if err != nil {
@@ -140,14 +140,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, opts Options) error 
 			}
 		}
 	}
-	facts := func(ctx context.Context) (*berthv1.NodeFacts, error) {
+	facts := func(ctx context.Context) (*agentv1.NodeFacts, error) {
 		f := HostFacts(cfg.DataDir)
 		if opts.Facts != nil {
 			of, err := opts.Facts(ctx)
 			if err != nil {
 				log.Warn("cannot gather all node facts; sending the host's", "err", err)
 			} else {
-				f = proto.Clone(of).(*berthv1.NodeFacts)
+				f = proto.Clone(of).(*agentv1.NodeFacts)
 			}
 		}
 		f.Labels = maps.Clone(cfg.Labels)
@@ -207,7 +207,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, opts Options) error 
 		Logs:        logs,
 		Revision:    revision,
 		Log:         log.With("component", "session"),
-		OnDesired: func(ctx context.Context, ds *berthv1.DesiredState) {
+		OnDesired: func(ctx context.Context, ds *agentv1.DesiredState) {
 			if err := SaveDesired(cfg.DataDir, ds); err != nil {
 				log.Error("cannot save the desired state; applying it anyway", "err", err)
 			}

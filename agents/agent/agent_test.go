@@ -9,13 +9,13 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 // chanApplier passes every desired state to a channel.
-type chanApplier chan *berthv1.DesiredState
+type chanApplier chan *agentv1.DesiredState
 
-func (a chanApplier) Apply(_ context.Context, ds *berthv1.DesiredState) { a <- ds }
+func (a chanApplier) Apply(_ context.Context, ds *agentv1.DesiredState) { a <- ds }
 
 // startRun runs the agent until the test ends, checking that Run returns
 // nil once cancelled.
@@ -44,7 +44,7 @@ func startRun(t *testing.T, cfg Config, log *slog.Logger, opts Options) (stop fu
 	return stop
 }
 
-func receive(t *testing.T, a chanApplier) *berthv1.DesiredState {
+func receive(t *testing.T, a chanApplier) *agentv1.DesiredState {
 	t.Helper()
 	select {
 	case ds := <-a:
@@ -77,7 +77,7 @@ func TestRunJoinsAppliesAndServesFromDisk(t *testing.T) {
 		t.Error("Options.Session was not called")
 	}
 	ds := testDesired()
-	if err := ss.stream.Send(&berthv1.ConnectResponse{Msg: &berthv1.ConnectResponse_DesiredState{DesiredState: ds}}); err != nil {
+	if err := ss.stream.Send(&agentv1.ConnectResponse{Msg: &agentv1.ConnectResponse_DesiredState{DesiredState: ds}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := receive(t, applied); !proto.Equal(got, ds) {

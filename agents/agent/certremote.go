@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/fixaroo/berth/agents/certs"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 const (
@@ -35,8 +35,8 @@ var (
 
 // call runs f with the session's client, translating gRPC failures into the
 // errors package certs expects.
-func (r certRemote) call(ctx context.Context, op, key string, f func(context.Context, berthv1.AgentServiceClient) error) error {
-	var client berthv1.AgentServiceClient
+func (r certRemote) call(ctx context.Context, op, key string, f func(context.Context, agentv1.AgentServiceClient) error) error {
+	var client agentv1.AgentServiceClient
 	if s := r.session(); s != nil {
 		client = s.Client()
 	}
@@ -61,8 +61,8 @@ func (r certRemote) call(ctx context.Context, op, key string, f func(context.Con
 
 func (r certRemote) Load(ctx context.Context, key string) ([]byte, error) {
 	var v []byte
-	err := r.call(ctx, "load", key, func(ctx context.Context, c berthv1.AgentServiceClient) error {
-		resp, err := c.GetCertData(ctx, &berthv1.GetCertDataRequest{Key: key})
+	err := r.call(ctx, "load", key, func(ctx context.Context, c agentv1.AgentServiceClient) error {
+		resp, err := c.GetCertData(ctx, &agentv1.GetCertDataRequest{Key: key})
 		v = resp.GetValue()
 		return err
 	})
@@ -70,15 +70,15 @@ func (r certRemote) Load(ctx context.Context, key string) ([]byte, error) {
 }
 
 func (r certRemote) Store(ctx context.Context, key string, value []byte) error {
-	return r.call(ctx, "store", key, func(ctx context.Context, c berthv1.AgentServiceClient) error {
-		_, err := c.PutCertData(ctx, &berthv1.PutCertDataRequest{Key: key, Value: value})
+	return r.call(ctx, "store", key, func(ctx context.Context, c agentv1.AgentServiceClient) error {
+		_, err := c.PutCertData(ctx, &agentv1.PutCertDataRequest{Key: key, Value: value})
 		return err
 	})
 }
 
 func (r certRemote) Delete(ctx context.Context, key string) error {
-	err := r.call(ctx, "delete", key, func(ctx context.Context, c berthv1.AgentServiceClient) error {
-		_, err := c.DeleteCertData(ctx, &berthv1.DeleteCertDataRequest{Key: key})
+	err := r.call(ctx, "delete", key, func(ctx context.Context, c agentv1.AgentServiceClient) error {
+		_, err := c.DeleteCertData(ctx, &agentv1.DeleteCertDataRequest{Key: key})
 		return err
 	})
 	if errors.Is(err, fs.ErrNotExist) {
@@ -89,8 +89,8 @@ func (r certRemote) Delete(ctx context.Context, key string) error {
 
 func (r certRemote) List(ctx context.Context, prefix string, recursive bool) ([]string, error) {
 	var keys []string
-	err := r.call(ctx, "list", prefix, func(ctx context.Context, c berthv1.AgentServiceClient) error {
-		resp, err := c.ListCertData(ctx, &berthv1.ListCertDataRequest{Prefix: prefix, Recursive: recursive})
+	err := r.call(ctx, "list", prefix, func(ctx context.Context, c agentv1.AgentServiceClient) error {
+		resp, err := c.ListCertData(ctx, &agentv1.ListCertDataRequest{Prefix: prefix, Recursive: recursive})
 		keys = resp.GetKeys()
 		return err
 	})
@@ -99,8 +99,8 @@ func (r certRemote) List(ctx context.Context, prefix string, recursive bool) ([]
 
 func (r certRemote) Stat(ctx context.Context, key string) (certs.KeyInfo, error) {
 	var info certs.KeyInfo
-	err := r.call(ctx, "stat", key, func(ctx context.Context, c berthv1.AgentServiceClient) error {
-		resp, err := c.StatCertData(ctx, &berthv1.StatCertDataRequest{Key: key})
+	err := r.call(ctx, "stat", key, func(ctx context.Context, c agentv1.AgentServiceClient) error {
+		resp, err := c.StatCertData(ctx, &agentv1.StatCertDataRequest{Key: key})
 		if err == nil {
 			info = certs.KeyInfo{Key: resp.GetKey(), Size: resp.GetSize(), IsTerminal: resp.GetTerminal()}
 			if resp.GetModifyTime() != nil {
@@ -114,8 +114,8 @@ func (r certRemote) Stat(ctx context.Context, key string) (certs.KeyInfo, error)
 
 func (r certRemote) TryLock(ctx context.Context, name string) (bool, error) {
 	var ok bool
-	err := r.call(ctx, "lock", name, func(ctx context.Context, c berthv1.AgentServiceClient) error {
-		resp, err := c.LockCertData(ctx, &berthv1.LockCertDataRequest{Name: name, TtlSeconds: int32(certLockTTL / time.Second)})
+	err := r.call(ctx, "lock", name, func(ctx context.Context, c agentv1.AgentServiceClient) error {
+		resp, err := c.LockCertData(ctx, &agentv1.LockCertDataRequest{Name: name, TtlSeconds: int32(certLockTTL / time.Second)})
 		ok = resp.GetAcquired()
 		return err
 	})
@@ -123,16 +123,16 @@ func (r certRemote) TryLock(ctx context.Context, name string) (bool, error) {
 }
 
 func (r certRemote) Unlock(ctx context.Context, name string) error {
-	return r.call(ctx, "unlock", name, func(ctx context.Context, c berthv1.AgentServiceClient) error {
-		_, err := c.UnlockCertData(ctx, &berthv1.UnlockCertDataRequest{Name: name})
+	return r.call(ctx, "unlock", name, func(ctx context.Context, c agentv1.AgentServiceClient) error {
+		_, err := c.UnlockCertData(ctx, &agentv1.UnlockCertDataRequest{Name: name})
 		return err
 	})
 }
 
 func (r certRemote) SignCertificate(ctx context.Context, csrDER []byte) ([]byte, error) {
 	var chain []byte
-	err := r.call(ctx, "sign", "certificate", func(ctx context.Context, c berthv1.AgentServiceClient) error {
-		resp, err := c.SignCertificate(ctx, &berthv1.SignCertificateRequest{CsrDer: csrDER})
+	err := r.call(ctx, "sign", "certificate", func(ctx context.Context, c agentv1.AgentServiceClient) error {
+		resp, err := c.SignCertificate(ctx, &agentv1.SignCertificateRequest{CsrDer: csrDER})
 		chain = resp.GetChainPem()
 		return err
 	})

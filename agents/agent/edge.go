@@ -29,7 +29,7 @@ import (
 	"github.com/fixaroo/berth/agents/reconciler"
 	"github.com/fixaroo/berth/internal/atomicfile"
 	"github.com/fixaroo/berth/internal/probe"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 // AddrFile, in the data directory, holds the addresses the agent listens
@@ -79,7 +79,7 @@ func newEdge(cfg Config, session *atomic.Pointer[Session], reg *prometheus.Regis
 	if err != nil {
 		return nil, err
 	}
-	fr = newFront(nil, e, mgr, func(st *berthv1.SiteStatus) {
+	fr = newFront(nil, e, mgr, func(st *agentv1.SiteStatus) {
 		if s := session.Load(); s != nil {
 			s.Report(st)
 		}
@@ -270,7 +270,7 @@ func (c *siteStates) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c *siteStates) Collect(ch chan<- prometheus.Metric) {
 	counts := map[string]float64{}
-	for _, s := range []berthv1.SiteState{berthv1.SiteState_SITE_STATE_PROVISIONING, berthv1.SiteState_SITE_STATE_RUNNING, berthv1.SiteState_SITE_STATE_FAILED} {
+	for _, s := range []agentv1.SiteState{agentv1.SiteState_SITE_STATE_PROVISIONING, agentv1.SiteState_SITE_STATE_RUNNING, agentv1.SiteState_SITE_STATE_FAILED} {
 		counts[siteStateLabel(s)] = 0
 	}
 	for _, st := range c.rec.Statuses() {
@@ -281,6 +281,6 @@ func (c *siteStates) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func siteStateLabel(s berthv1.SiteState) string {
+func siteStateLabel(s agentv1.SiteState) string {
 	return strings.ToLower(strings.TrimPrefix(s.String(), "SITE_STATE_"))
 }

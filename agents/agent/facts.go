@@ -9,16 +9,16 @@ import (
 	"strconv"
 	"strings"
 
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 // HostFacts describes this machine without asking Docker: host name, CPUs,
 // memory, free disk in dataDir and the agent's version. Options.Facts may
 // extend it (for example with the Docker version).
-func HostFacts(dataDir string) *berthv1.NodeFacts {
+func HostFacts(dataDir string) *agentv1.NodeFacts {
 	host, _ := os.Hostname()
 	total, _ := memInfo()
-	return &berthv1.NodeFacts{
+	return &agentv1.NodeFacts{
 		Hostname:      host,
 		CpuMillicores: int32(runtime.NumCPU() * 1000),
 		MemoryMib:     total,

@@ -13,7 +13,7 @@ import (
 	"github.com/fixaroo/berth/agents/certs"
 	"github.com/fixaroo/berth/agents/edge"
 	"github.com/fixaroo/berth/agents/prober"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 // front joins the node's three views of a site: the desired state (its
@@ -26,24 +26,24 @@ type front struct {
 	edge   *edge.Edge
 	certs  *certs.Manager
 	probes *prober.Scheduler // the node's probes of its own and its peers' sites
-	report func(*berthv1.SiteStatus)
+	report func(*agentv1.SiteStatus)
 
 	changed chan struct{} // cap 1: routes or domains need recomputing
 
 	mu        sync.Mutex // guards the fields below
-	sites     map[string]*berthv1.SiteAssignment
+	sites     map[string]*agentv1.SiteAssignment
 	upstreams map[string]netip.AddrPort
-	statuses  map[string]*berthv1.SiteStatus // last reconciler status, without certificates
+	statuses  map[string]*agentv1.SiteStatus // last reconciler status, without certificates
 }
 
-func newFront(next Applier, e *edge.Edge, m *certs.Manager, report func(*berthv1.SiteStatus)) *front {
+func newFront(next Applier, e *edge.Edge, m *certs.Manager, report func(*agentv1.SiteStatus)) *front {
 	return &front{next: next, edge: e, certs: m, report: report, changed: make(chan struct{}, 1),
-		sites: map[string]*berthv1.SiteAssignment{}, upstreams: map[string]netip.AddrPort{}, statuses: map[string]*berthv1.SiteStatus{}}
+		sites: map[string]*agentv1.SiteAssignment{}, upstreams: map[string]netip.AddrPort{}, statuses: map[string]*agentv1.SiteStatus{}}
 }
 
 // Apply records the sites' domains and options and passes the state on.
-func (f *front) Apply(ctx context.Context, ds *berthv1.DesiredState) {
-	sites := make(map[string]*berthv1.SiteAssignment, len(ds.GetSites()))
+func (f *front) Apply(ctx context.Context, ds *agentv1.DesiredState) {
+	sites := make(map[string]*agentv1.SiteAssignment, len(ds.GetSites()))
 	for _, s := range ds.GetSites() {
 		if !s.GetDeleting() {
 			sites[s.GetSiteId()] = s
@@ -73,7 +73,7 @@ func (f *front) upstream(siteID string, addr netip.AddrPort) {
 
 // siteStatus sends a reconciler status on with the site's certificates
 // (reconciler.Options.Report).
-func (f *front) siteStatus(st *berthv1.SiteStatus) {
+func (f *front) siteStatus(st *agentv1.SiteStatus) {
 	f.mu.Lock()
 	if st.GetRemoved() {
 		delete(f.statuses, st.GetSiteId())
@@ -89,7 +89,7 @@ func (f *front) siteStatus(st *berthv1.SiteStatus) {
 func (f *front) certificatesChanged() {
 	all := f.certs.Status()
 	f.mu.Lock()
-	sts := make([]*berthv1.SiteStatus, 0, len(f.statuses))
+	sts := make([]*agentv1.SiteStatus, 0, len(f.statuses))
 	for _, st := range f.statuses {
 		sts = append(sts, st)
 	}
@@ -101,11 +101,11 @@ func (f *front) certificatesChanged() {
 
 // withCertificates returns a copy of st with the certificate status of the
 // site's domains.
-func (f *front) withCertificates(st *berthv1.SiteStatus, all []certs.DomainStatus) *berthv1.SiteStatus {
+func (f *front) withCertificates(st *agentv1.SiteStatus, all []certs.DomainStatus) *agentv1.SiteStatus {
 	f.mu.Lock()
 	site := f.sites[st.GetSiteId()]
 	f.mu.Unlock()
-	out := proto.Clone(st).(*berthv1.SiteStatus)
+	out := proto.Clone(st).(*agentv1.SiteStatus)
 	if site == nil || st.GetRemoved() {
 		return out
 	}
@@ -113,7 +113,7 @@ func (f *front) withCertificates(st *berthv1.SiteStatus, all []certs.DomainStatu
 		if !slices.Contains(site.GetDomains(), d.Domain) {
 			continue
 		}
-		cs := &berthv1.CertificateStatus{Domain: d.Domain, Issuer: d.Issuer, LastError: d.LastError, Managed: d.Managed}
+		cs := &agentv1.CertificateStatus{Domain: d.Domain, Issuer: d.Issuer, LastError: d.LastError, Managed: d.Managed}
 		if !d.NotAfter.IsZero() {
 			cs.NotAfter = timestamppb.New(d.NotAfter)
 		}

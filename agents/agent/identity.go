@@ -28,7 +28,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/fixaroo/berth/internal/atomicfile"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 // Files of the node's identity in the data directory.
@@ -134,7 +134,7 @@ func loadKeyPair(dataDir string) (tls.Certificate, error) {
 // TLS connection pinned to the CA hash in the token, and saves the identity
 // in cfg.DataDir. The key is written first and node.json last, so a crash in
 // between leaves the node "not joined".
-func Join(ctx context.Context, cfg Config, facts *berthv1.NodeFacts) (Identity, error) {
+func Join(ctx context.Context, cfg Config, facts *agentv1.NodeFacts) (Identity, error) {
 	secret, caHash, err := parseJoinToken(cfg.JoinToken)
 	if err != nil {
 		return Identity{}, err
@@ -155,7 +155,7 @@ func Join(ctx context.Context, cfg Config, facts *berthv1.NodeFacts) (Identity, 
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()
-	resp, err := berthv1.NewAgentServiceClient(conn).Join(ctx, &berthv1.JoinRequest{
+	resp, err := agentv1.NewAgentServiceClient(conn).Join(ctx, &agentv1.JoinRequest{
 		JoinToken: secret, NodeName: cfg.NodeName, CsrDer: csr, Facts: facts,
 	})
 	if err != nil {

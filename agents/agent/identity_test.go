@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 func TestIdentityRoundTrip(t *testing.T) {
@@ -201,7 +201,7 @@ func serveTLS(t *testing.T, cert tls.Certificate) string {
 func TestJoin(t *testing.T) {
 	ca := newTestCA(t)
 	srv := startTestServer(t, ca)
-	facts := &berthv1.NodeFacts{Hostname: "n1", CpuMillicores: 1000, MemoryMib: 512}
+	facts := &agentv1.NodeFacts{Hostname: "n1", CpuMillicores: 1000, MemoryMib: 512}
 	cfg := Config{Server: "https://" + srv.addr, JoinToken: testJoinToken(ca), DataDir: t.TempDir(), NodeName: "n1"}
 	ctx := context.Background()
 

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/fixaroo/berth/internal/validate"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 const (
@@ -34,7 +34,7 @@ const (
 
 // serveLogs answers a LogsRequest from berthd in the background, with a
 // SendLogs call of its own.
-func (s *Session) serveLogs(ctx context.Context, client berthv1.AgentServiceClient, req *berthv1.LogsRequest) {
+func (s *Session) serveLogs(ctx context.Context, client agentv1.AgentServiceClient, req *agentv1.LogsRequest) {
 	select {
 	case s.logSlots <- struct{}{}:
 	default:
@@ -52,12 +52,12 @@ func (s *Session) serveLogs(ctx context.Context, client berthv1.AgentServiceClie
 }
 
 // refuseLogs answers req with an error only.
-func (s *Session) refuseLogs(ctx context.Context, client berthv1.AgentServiceClient, req *berthv1.LogsRequest, reason error) {
+func (s *Session) refuseLogs(ctx context.Context, client agentv1.AgentServiceClient, req *agentv1.LogsRequest, reason error) {
 	ctx, cancel := context.WithTimeout(ctx, logsRefuseTimeout)
 	defer cancel()
 	stream, err := client.SendLogs(ctx)
 	if err == nil {
-		err = stream.Send(&berthv1.SendLogsRequest{RequestId: req.GetRequestId(), Error: reason.Error()})
+		err = stream.Send(&agentv1.SendLogsRequest{RequestId: req.GetRequestId(), Error: reason.Error()})
 		if _, cerr := stream.CloseAndRecv(); err == nil || errors.Is(err, io.EOF) {
 			err = cerr
 		}
@@ -69,7 +69,7 @@ func (s *Session) refuseLogs(ctx context.Context, client berthv1.AgentServiceCli
 
 // sendLogs streams the output of req's site to berthd until it ends or,
 // when following, until berthd ends the call because its reader has gone.
-func (s *Session) sendLogs(ctx context.Context, client berthv1.AgentServiceClient, req *berthv1.LogsRequest) error {
+func (s *Session) sendLogs(ctx context.Context, client agentv1.AgentServiceClient, req *agentv1.LogsRequest) error {
 	// Cancelling ctx ends the reader (SessionOptions.Logs), which the
 	// reading loop below may be blocked in.
 	ctx, cancel := context.WithCancel(ctx)
@@ -84,19 +84,19 @@ func (s *Session) sendLogs(ctx context.Context, client berthv1.AgentServiceClien
 	if err != nil {
 		return err
 	}
-	if err := stream.Send(&berthv1.SendLogsRequest{RequestId: req.GetRequestId()}); err != nil && !errors.Is(err, io.EOF) {
+	if err := stream.Send(&agentv1.SendLogsRequest{RequestId: req.GetRequestId()}); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
 	// berthd ends the call when the reader has gone away (and a Send
 	// failing with io.EOF means the same): stop reading then.
 	ended := make(chan error, 1)
 	go func() {
-		ended <- stream.RecvMsg(&berthv1.SendLogsResponse{})
+		ended <- stream.RecvMsg(&agentv1.SendLogsResponse{})
 		cancel()
 	}()
 	readErr, sendErr := sendLines(stream, rc)
 	if readErr != nil && ctx.Err() == nil {
-		msg := &berthv1.SendLogsRequest{Error: fmt.Sprintf("read the logs of site %s: %v", req.GetSiteId(), readErr)}
+		msg := &agentv1.SendLogsRequest{Error: fmt.Sprintf("read the logs of site %s: %v", req.GetSiteId(), readErr)}
 		if err := stream.Send(msg); err != nil && !errors.Is(err, io.EOF) {
 			sendErr = err
 		}
@@ -111,7 +111,7 @@ func (s *Session) sendLogs(ctx context.Context, client berthv1.AgentServiceClien
 }
 
 // openLogs checks req and opens its site's output.
-func (s *Session) openLogs(ctx context.Context, req *berthv1.LogsRequest) (io.ReadCloser, error) {
+func (s *Session) openLogs(ctx context.Context, req *agentv1.LogsRequest) (io.ReadCloser, error) {
 	if err := validate.ID("site_id", "site", req.GetSiteId()); err != nil {
 		return nil, err
 	}
@@ -129,12 +129,12 @@ func (s *Session) openLogs(ctx context.Context, req *berthv1.LogsRequest) (io.Re
 // each as soon as no more output is waiting, until r ends (readErr nil at
 // io.EOF) or a send fails. A send failing with io.EOF (berthd ended the
 // call; the stream's status comes from RecvMsg) is not an error.
-func sendLines(stream berthv1.AgentService_SendLogsClient, r io.Reader) (readErr, sendErr error) {
+func sendLines(stream agentv1.AgentService_SendLogsClient, r io.Reader) (readErr, sendErr error) {
 	lr := newLineReader(r)
 	var batch []string
 	size := 0
 	flush := func() error {
-		err := stream.Send(&berthv1.SendLogsRequest{Lines: batch})
+		err := stream.Send(&agentv1.SendLogsRequest{Lines: batch})
 		batch, size = nil, 0
 		return err
 	}

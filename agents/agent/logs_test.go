@@ -15,7 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 var testSiteID = "site_01jd" + strings.Repeat("a", 22)
@@ -42,9 +42,9 @@ func logsSession(t *testing.T, open func(ctx context.Context, siteID string, fol
 	return srv, srv.nextSession(t, nil)
 }
 
-func askLogs(t *testing.T, ss *serverSession, lr *berthv1.LogsRequest) {
+func askLogs(t *testing.T, ss *serverSession, lr *agentv1.LogsRequest) {
 	t.Helper()
-	if err := ss.stream.Send(&berthv1.ConnectResponse{Msg: &berthv1.ConnectResponse_LogsRequest{LogsRequest: lr}}); err != nil {
+	if err := ss.stream.Send(&agentv1.ConnectResponse{Msg: &agentv1.ConnectResponse_LogsRequest{LogsRequest: lr}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -69,7 +69,7 @@ func TestSessionSendsLogs(t *testing.T) {
 		return io.NopCloser(iotest.HalfReader(strings.NewReader(output))), nil
 	})
 
-	askLogs(t, ss, &berthv1.LogsRequest{RequestId: "logs_1", SiteId: testSiteID, TailLines: 50})
+	askLogs(t, ss, &agentv1.LogsRequest{RequestId: "logs_1", SiteId: testSiteID, TailLines: 50})
 	msgs := srv.nextLogCall(t).all(t)
 	if len(msgs) < 3 || msgs[0].GetRequestId() != "logs_1" {
 		t.Fatalf("SendLogs messages %v: want the request id first, then lines", msgs)
@@ -107,7 +107,7 @@ func TestSessionSendsLogs(t *testing.T) {
 		{"site_01jd" + strings.Repeat("b", 22), "no container berth-site_01jd"},
 		{"../../etc", `site_id "../../etc"`},
 	} {
-		askLogs(t, ss, &berthv1.LogsRequest{RequestId: "logs_2", SiteId: tc.siteID, TailLines: 10, Follow: true})
+		askLogs(t, ss, &agentv1.LogsRequest{RequestId: "logs_2", SiteId: tc.siteID, TailLines: 10, Follow: true})
 		msgs := srv.nextLogCall(t).all(t)
 		if len(msgs) != 1 || msgs[0].GetRequestId() != "logs_2" || !strings.Contains(msgs[0].GetError(), tc.want) || len(msgs[0].GetLines()) > 0 {
 			t.Errorf("answer for site %q: %v, want one message with an error containing %q", tc.siteID, msgs, tc.want)
@@ -147,7 +147,7 @@ func TestSessionStopsFollowing(t *testing.T) {
 
 	var calls []*logCall
 	for i := range maxLogStreams {
-		askLogs(t, ss, &berthv1.LogsRequest{RequestId: fmt.Sprint("logs_", i), SiteId: testSiteID, TailLines: 10, Follow: true})
+		askLogs(t, ss, &agentv1.LogsRequest{RequestId: fmt.Sprint("logs_", i), SiteId: testSiteID, TailLines: 10, Follow: true})
 		lc := srv.nextLogCall(t)
 		for _, want := range []string{"request id", "first line"} {
 			select {
@@ -161,7 +161,7 @@ func TestSessionStopsFollowing(t *testing.T) {
 		}
 		calls = append(calls, lc)
 	}
-	askLogs(t, ss, &berthv1.LogsRequest{RequestId: "logs_busy", SiteId: testSiteID, TailLines: 10, Follow: true})
+	askLogs(t, ss, &agentv1.LogsRequest{RequestId: "logs_busy", SiteId: testSiteID, TailLines: 10, Follow: true})
 	msgs := srv.nextLogCall(t).all(t)
 	if len(msgs) != 1 || !strings.Contains(msgs[0].GetError(), "already sends 8 logs") {
 		t.Errorf("request over the limit: %v, want an error", msgs)

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 const (
@@ -28,7 +28,7 @@ func renewAt(leaf *x509.Certificate) time.Time {
 
 // renewLoop renews the node's certificate whenever it reaches renewAt, until
 // ctx ends. Failures are logged and retried with backoff.
-func (s *Session) renewLoop(ctx context.Context, client berthv1.AgentServiceClient) {
+func (s *Session) renewLoop(ctx context.Context, client agentv1.AgentServiceClient) {
 	log := s.opts.Log
 	b := renewBackoff
 	b.rand = s.opts.Rand
@@ -76,14 +76,14 @@ func (s *Session) renewLoop(ctx context.Context, client berthv1.AgentServiceClie
 
 // renew gets a certificate for a new key, saves both, and makes new
 // connections use them.
-func (s *Session) renew(ctx context.Context, client berthv1.AgentServiceClient) error {
+func (s *Session) renew(ctx context.Context, client agentv1.AgentServiceClient) error {
 	key, keyPEM, csr, err := newKeyAndCSR(s.opts.Identity.NodeID)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, renewTimeout)
 	defer cancel()
-	resp, err := client.RenewCertificate(ctx, &berthv1.RenewCertificateRequest{CsrDer: csr})
+	resp, err := client.RenewCertificate(ctx, &agentv1.RenewCertificateRequest{CsrDer: csr})
 	if err != nil {
 		return fmt.Errorf("renew certificate: %w", err)
 	}

@@ -16,13 +16,13 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 // testServer is a small AgentService standing in for berthd: Join is open,
 // the other calls need a client certificate from the CA, as in berthd.
 type testServer struct {
-	berthv1.UnimplementedAgentServiceServer
+	agentv1.UnimplementedAgentServiceServer
 	t        *testing.T
 	ca       *testCA
 	addr     string
@@ -36,7 +36,7 @@ type testServer struct {
 // logCall is one SendLogs call as the test sees it.
 type logCall struct {
 	nodeID string
-	msgs   chan *berthv1.SendLogsRequest // everything the agent sent; closed when it stops sending
+	msgs   chan *agentv1.SendLogsRequest // everything the agent sent; closed when it stops sending
 	end    chan struct{}                 // closed by the test: berthd's reader has gone away
 }
 
@@ -44,8 +44,8 @@ type logCall struct {
 type serverSession struct {
 	nodeID string
 	serial string                       // of the client certificate
-	msgs   chan *berthv1.ConnectRequest // everything the agent sent
-	stream berthv1.AgentService_ConnectServer
+	msgs   chan *agentv1.ConnectRequest // everything the agent sent
+	stream agentv1.AgentService_ConnectServer
 	end    chan error // the test ends the stream with this status
 }
 
@@ -66,7 +66,7 @@ func startTestServer(t *testing.T, ca *testCA) *testServer {
 		ClientAuth:   tls.VerifyClientCertIfGiven,
 		MinVersion:   tls.VersionTLS12,
 	})))
-	berthv1.RegisterAgentServiceServer(srv, s)
+	agentv1.RegisterAgentServiceServer(srv, s)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	return s
@@ -85,7 +85,7 @@ func caller(ctx context.Context) (nodeID, serial string, err error) {
 	return "", "", status.Error(codes.Unauthenticated, "a node certificate is required")
 }
 
-func (s *testServer) Join(ctx context.Context, req *berthv1.JoinRequest) (*berthv1.JoinResponse, error) {
+func (s *testServer) Join(ctx context.Context, req *agentv1.JoinRequest) (*agentv1.JoinResponse, error) {
 	if req.GetJoinToken() != s.secret {
 		return nil, status.Error(codes.Unauthenticated, "the join token is invalid, expired or already used")
 	}
@@ -100,10 +100,10 @@ func (s *testServer) Join(ctx context.Context, req *berthv1.JoinRequest) (*berth
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	return &berthv1.JoinResponse{NodeId: "node_" + req.GetNodeName(), CertificateDer: der, CaPem: s.ca.pem}, nil
+	return &agentv1.JoinResponse{NodeId: "node_" + req.GetNodeName(), CertificateDer: der, CaPem: s.ca.pem}, nil
 }
 
-func (s *testServer) RenewCertificate(ctx context.Context, req *berthv1.RenewCertificateRequest) (*berthv1.RenewCertificateResponse, error) {
+func (s *testServer) RenewCertificate(ctx context.Context, req *agentv1.RenewCertificateRequest) (*agentv1.RenewCertificateResponse, error) {
 	nodeID, _, err := caller(ctx)
 	if err != nil {
 		return nil, err
@@ -114,15 +114,15 @@ func (s *testServer) RenewCertificate(ctx context.Context, req *berthv1.RenewCer
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	s.renewals.Add(1)
-	return &berthv1.RenewCertificateResponse{CertificateDer: der}, nil
+	return &agentv1.RenewCertificateResponse{CertificateDer: der}, nil
 }
 
-func (s *testServer) Connect(stream berthv1.AgentService_ConnectServer) error {
+func (s *testServer) Connect(stream agentv1.AgentService_ConnectServer) error {
 	nodeID, serial, err := caller(stream.Context())
 	if err != nil {
 		return err
 	}
-	ss := &serverSession{nodeID: nodeID, serial: serial, msgs: make(chan *berthv1.ConnectRequest, 100), stream: stream, end: make(chan error, 1)}
+	ss := &serverSession{nodeID: nodeID, serial: serial, msgs: make(chan *agentv1.ConnectRequest, 100), stream: stream, end: make(chan error, 1)}
 	go func() {
 		for {
 			m, err := stream.Recv()
@@ -141,12 +141,12 @@ func (s *testServer) Connect(stream berthv1.AgentService_ConnectServer) error {
 	}
 }
 
-func (s *testServer) SendLogs(stream berthv1.AgentService_SendLogsServer) error {
+func (s *testServer) SendLogs(stream agentv1.AgentService_SendLogsServer) error {
 	nodeID, _, err := caller(stream.Context())
 	if err != nil {
 		return err
 	}
-	lc := &logCall{nodeID: nodeID, msgs: make(chan *berthv1.SendLogsRequest, 100), end: make(chan struct{})}
+	lc := &logCall{nodeID: nodeID, msgs: make(chan *agentv1.SendLogsRequest, 100), end: make(chan struct{})}
 	s.logCalls <- lc
 	recvErr := make(chan error, 1)
 	go func() {
@@ -167,7 +167,7 @@ func (s *testServer) SendLogs(stream berthv1.AgentService_SendLogsServer) error 
 		}
 	case <-lc.end:
 	}
-	return stream.SendAndClose(&berthv1.SendLogsResponse{})
+	return stream.SendAndClose(&agentv1.SendLogsResponse{})
 }
 
 // nextLogCall waits for the agent's next SendLogs call.
@@ -183,9 +183,9 @@ func (s *testServer) nextLogCall(t *testing.T) *logCall {
 }
 
 // all returns the messages of the call until the agent stops sending.
-func (lc *logCall) all(t *testing.T) []*berthv1.SendLogsRequest {
+func (lc *logCall) all(t *testing.T) []*agentv1.SendLogsRequest {
 	t.Helper()
-	var msgs []*berthv1.SendLogsRequest
+	var msgs []*agentv1.SendLogsRequest
 	timeout := time.After(10 * time.Second)
 	for {
 		select {
@@ -217,9 +217,9 @@ func (s *testServer) nextSession(t *testing.T, clock *fakeClock) *serverSession 
 
 // next waits for the next message of the session that satisfies match,
 // skipping others.
-func (ss *serverSession) next(t *testing.T, clock *fakeClock, what string, match func(*berthv1.ConnectRequest) bool) *berthv1.ConnectRequest {
+func (ss *serverSession) next(t *testing.T, clock *fakeClock, what string, match func(*agentv1.ConnectRequest) bool) *agentv1.ConnectRequest {
 	t.Helper()
-	var got *berthv1.ConnectRequest
+	var got *agentv1.ConnectRequest
 	waitFor(t, clock, what, func() bool {
 		for {
 			select {

@@ -19,7 +19,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 const (
@@ -43,14 +43,14 @@ type SessionOptions struct {
 	// Server is berthd's address, host:port. Default Identity.Server.
 	Server string
 	// Facts returns the node's facts for each hello; required.
-	Facts func(ctx context.Context) (*berthv1.NodeFacts, error)
+	Facts func(ctx context.Context) (*agentv1.NodeFacts, error)
 	// Usage returns the content of each heartbeat. Default: the memory in
 	// use from /proc/meminfo.
-	Usage func(ctx context.Context) *berthv1.AgentHeartbeat
+	Usage func(ctx context.Context) *agentv1.AgentHeartbeat
 	// OnDesired receives every DesiredState berthd sends, one at a time and
 	// in order; required. Its ctx is Run's, not the stream's: applying a
 	// state is not cut short by a broken stream.
-	OnDesired func(ctx context.Context, ds *berthv1.DesiredState)
+	OnDesired func(ctx context.Context, ds *agentv1.DesiredState)
 	// Logs opens the output of a site's container (stdout and stderr merged
 	// by line; the last tail lines, then with follow new ones) to answer
 	// berthd's log requests. The reader must end when ctx ends; the session
@@ -80,7 +80,7 @@ type SessionOptions struct {
 // ProbeSource is the node's buffer of probe results.
 type ProbeSource interface {
 	// Pending returns up to max unacknowledged results, oldest first.
-	Pending(max int) []*berthv1.ProbeResult
+	Pending(max int) []*agentv1.ProbeResult
 	// Ack drops the results up to seq: berthd has stored them.
 	Ack(seq uint64)
 	// Ready fires when new results are buffered.
@@ -113,11 +113,11 @@ type Session struct {
 	logStreams sync.WaitGroup // the goroutines answering log requests
 
 	mu       sync.Mutex                 // guards the fields below
-	client   berthv1.AgentServiceClient // set while Run runs
+	client   agentv1.AgentServiceClient // set while Run runs
 	revision uint64
-	sites    map[string]*berthv1.SiteStatus // latest status of each site on the node
+	sites    map[string]*agentv1.SiteStatus // latest status of each site on the node
 	haveFull bool                           // ReportFull was called: sites is complete
-	pending  map[string]*berthv1.SiteStatus // not yet sent
+	pending  map[string]*agentv1.SiteStatus // not yet sent
 	sendAll  bool                           // send all of sites next (after a (re)connect or ReportFull)
 }
 
@@ -139,9 +139,9 @@ func NewSession(opts SessionOptions) *Session {
 		opts.After = time.After
 	}
 	if opts.Usage == nil {
-		opts.Usage = func(context.Context) *berthv1.AgentHeartbeat {
+		opts.Usage = func(context.Context) *agentv1.AgentHeartbeat {
 			_, used := memInfo()
-			return &berthv1.AgentHeartbeat{MemoryUsedMib: used}
+			return &agentv1.AgentHeartbeat{MemoryUsedMib: used}
 		}
 	}
 	return &Session{
@@ -151,15 +151,15 @@ func NewSession(opts SessionOptions) *Session {
 		notify:  make(chan struct{}, 1), probeAcked: make(chan struct{}, 1),
 		logSlots: make(chan struct{}, maxLogStreams),
 		revision: opts.Revision,
-		sites:    make(map[string]*berthv1.SiteStatus),
-		pending:  make(map[string]*berthv1.SiteStatus),
+		sites:    make(map[string]*agentv1.SiteStatus),
+		pending:  make(map[string]*agentv1.SiteStatus),
 	}
 }
 
 // Report queues the status of one site for berthd. It never blocks: reports
 // for the same site that have not been sent yet are replaced by the latest.
 // st must not be modified afterwards.
-func (s *Session) Report(st *berthv1.SiteStatus) {
+func (s *Session) Report(st *agentv1.SiteStatus) {
 	if st.GetSiteId() == "" {
 		return
 	}
@@ -179,7 +179,7 @@ func (s *Session) Report(st *berthv1.SiteStatus) {
 // reconnect, kept current by later Reports. Until the first ReportFull,
 // reconnects resend only the sites reported so far, as a partial report.
 // The statuses must not be modified afterwards.
-func (s *Session) ReportFull(sts []*berthv1.SiteStatus) {
+func (s *Session) ReportFull(sts []*agentv1.SiteStatus) {
 	s.mu.Lock()
 	clear(s.sites)
 	for _, st := range sts {
@@ -202,10 +202,10 @@ func (s *Session) wake() {
 }
 
 // takeReport returns the status report to send now, or nil.
-func (s *Session) takeReport() *berthv1.SiteStatusReport {
+func (s *Session) takeReport() *agentv1.SiteStatusReport {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var sites []*berthv1.SiteStatus
+	var sites []*agentv1.SiteStatus
 	full := false
 	if s.sendAll {
 		sites, full = slices.Collect(maps.Values(s.sites)), s.haveFull
@@ -222,13 +222,13 @@ func (s *Session) takeReport() *berthv1.SiteStatusReport {
 	if len(sites) == 0 && !full {
 		return nil
 	}
-	slices.SortFunc(sites, func(a, b *berthv1.SiteStatus) int { return cmp.Compare(a.GetSiteId(), b.GetSiteId()) })
-	return &berthv1.SiteStatusReport{Sites: sites, Full: full}
+	slices.SortFunc(sites, func(a, b *agentv1.SiteStatus) int { return cmp.Compare(a.GetSiteId(), b.GetSiteId()) })
+	return &agentv1.SiteStatusReport{Sites: sites, Full: full}
 }
 
 // requeue puts back the statuses of a report that could not be sent, unless
 // a newer status of the same site is waiting.
-func (s *Session) requeue(r *berthv1.SiteStatusReport) {
+func (s *Session) requeue(r *agentv1.SiteStatusReport) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r.GetFull() {
@@ -271,7 +271,7 @@ func (s *Session) Run(ctx context.Context) error {
 		return fmt.Errorf("connect to berthd %s: %w", addr, err)
 	}
 	defer conn.Close()
-	client := berthv1.NewAgentServiceClient(conn)
+	client := agentv1.NewAgentServiceClient(conn)
 	s.mu.Lock()
 	s.client = client
 	s.mu.Unlock()
@@ -291,7 +291,7 @@ func (s *Session) Run(ctx context.Context) error {
 
 // Client returns the AgentService client while Run runs, else nil. Calls
 // on it fail fast with Unavailable while berthd cannot be reached.
-func (s *Session) Client() berthv1.AgentServiceClient {
+func (s *Session) Client() agentv1.AgentServiceClient {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.client
@@ -305,7 +305,7 @@ func (s *Session) FetchRelease(ctx context.Context, releaseID string) (io.ReadCl
 		return nil, errors.New("not connected to berthd")
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	stream, err := client.FetchRelease(ctx, &berthv1.FetchReleaseRequest{ReleaseId: releaseID})
+	stream, err := client.FetchRelease(ctx, &agentv1.FetchReleaseRequest{ReleaseId: releaseID})
 	if err != nil {
 		cancel()
 		return nil, err
@@ -339,7 +339,7 @@ func (r readCloser) Close() error { return r.close() }
 // connectLoop runs sessions one after another until ctx ends, with backoff
 // between them. It logs when the state changes: connected, lost, failing
 // for a new reason.
-func (s *Session) connectLoop(ctx context.Context, client berthv1.AgentServiceClient) {
+func (s *Session) connectLoop(ctx context.Context, client agentv1.AgentServiceClient) {
 	log := s.opts.Log
 	attempt := 0
 	lastCode := codes.OK
@@ -389,7 +389,7 @@ func (s *Session) hint(code codes.Code) string {
 
 // session runs one Connect stream until it fails or ctx ends. connectedAt
 // is when the first desired state arrived (zero if none did).
-func (s *Session) session(ctx context.Context, client berthv1.AgentServiceClient) (connectedAt time.Time, err error) {
+func (s *Session) session(ctx context.Context, client agentv1.AgentServiceClient) (connectedAt time.Time, err error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := client.Connect(sctx)
@@ -406,7 +406,7 @@ func (s *Session) session(ctx context.Context, client berthv1.AgentServiceClient
 	if s.opts.EdgeAddress != nil {
 		edge = s.opts.EdgeAddress()
 	}
-	hello := &berthv1.ConnectRequest{Msg: &berthv1.ConnectRequest_Hello{Hello: &berthv1.AgentHello{
+	hello := &agentv1.ConnectRequest{Msg: &agentv1.ConnectRequest_Hello{Hello: &agentv1.AgentHello{
 		Facts: facts, Revision: s.lastRevision(), EdgeAddress: edge,
 	}}}
 	if err := stream.Send(hello); err != nil {
@@ -431,17 +431,17 @@ func (s *Session) session(ctx context.Context, client berthv1.AgentServiceClient
 }
 
 // probeBatch is a message with the oldest pending probe results, or nil.
-func (s *Session) probeBatch() *berthv1.ConnectRequest {
+func (s *Session) probeBatch() *agentv1.ConnectRequest {
 	rs := s.opts.Probes.Pending(probeBatch)
 	if len(rs) == 0 {
 		return nil
 	}
-	return &berthv1.ConnectRequest{Msg: &berthv1.ConnectRequest_ProbeResults{ProbeResults: &berthv1.ProbeResults{Results: rs}}}
+	return &agentv1.ConnectRequest{Msg: &agentv1.ConnectRequest_ProbeResults{ProbeResults: &agentv1.ProbeResults{Results: rs}}}
 }
 
 // receive hands each desired state to OnDesired, and starts answering each
 // log request, until the stream fails.
-func (s *Session) receive(ctx context.Context, client berthv1.AgentServiceClient, stream berthv1.AgentService_ConnectClient, connectedAt *time.Time) error {
+func (s *Session) receive(ctx context.Context, client agentv1.AgentServiceClient, stream agentv1.AgentService_ConnectClient, connectedAt *time.Time) error {
 	for {
 		resp, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -481,7 +481,7 @@ func (s *Session) receive(ctx context.Context, client berthv1.AgentServiceClient
 // send writes heartbeats and status reports until the stream fails. It
 // returns nil once receive has reported (through recvErr, which it then
 // leaves for the caller) or ctx has ended.
-func (s *Session) send(ctx context.Context, stream berthv1.AgentService_ConnectClient, recvErr chan error) error {
+func (s *Session) send(ctx context.Context, stream agentv1.AgentService_ConnectClient, recvErr chan error) error {
 	heartbeat := s.opts.After(jitter(s.opts.HeartbeatInterval, s.opts.Rand))
 	// One batch of probe results is in flight at a time; a new session
 	// starts by sending what is pending.
@@ -496,7 +496,7 @@ func (s *Session) send(ctx context.Context, stream berthv1.AgentService_ConnectC
 		}
 	}
 	for {
-		var msg *berthv1.ConnectRequest
+		var msg *agentv1.ConnectRequest
 		select {
 		case <-probesReady:
 			if inflight {
@@ -519,13 +519,13 @@ func (s *Session) send(ctx context.Context, stream berthv1.AgentService_ConnectC
 			uctx, cancel := context.WithTimeout(ctx, usageTimeout)
 			usage := s.opts.Usage(uctx)
 			cancel()
-			msg = &berthv1.ConnectRequest{Msg: &berthv1.ConnectRequest_Heartbeat{Heartbeat: usage}}
+			msg = &agentv1.ConnectRequest{Msg: &agentv1.ConnectRequest_Heartbeat{Heartbeat: usage}}
 		case <-s.notify:
 			r := s.takeReport()
 			if r == nil {
 				continue
 			}
-			msg = &berthv1.ConnectRequest{Msg: &berthv1.ConnectRequest_Status{Status: r}}
+			msg = &agentv1.ConnectRequest{Msg: &agentv1.ConnectRequest_Status{Status: r}}
 		}
 		if msg == nil {
 			continue

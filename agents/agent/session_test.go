@@ -14,20 +14,20 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
-var testFacts = &berthv1.NodeFacts{Hostname: "n1", CpuMillicores: 2000, MemoryMib: 1024, AgentVersion: "test"}
+var testFacts = &agentv1.NodeFacts{Hostname: "n1", CpuMillicores: 2000, MemoryMib: 1024, AgentVersion: "test"}
 
 // runSession starts a session for id against its server and stops it when
 // the test ends, checking that Run returns nil promptly.
 func runSession(t *testing.T, opts SessionOptions) *Session {
 	t.Helper()
 	if opts.Facts == nil {
-		opts.Facts = func(context.Context) (*berthv1.NodeFacts, error) { return testFacts, nil }
+		opts.Facts = func(context.Context) (*agentv1.NodeFacts, error) { return testFacts, nil }
 	}
 	if opts.OnDesired == nil {
-		opts.OnDesired = func(context.Context, *berthv1.DesiredState) {}
+		opts.OnDesired = func(context.Context, *agentv1.DesiredState) {}
 	}
 	s := NewSession(opts)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -47,9 +47,9 @@ func runSession(t *testing.T, opts SessionOptions) *Session {
 	return s
 }
 
-func isHeartbeat(m *berthv1.ConnectRequest) bool { return m.GetHeartbeat() != nil }
-func isStatus(m *berthv1.ConnectRequest) bool    { return m.GetStatus() != nil }
-func anyMsg(*berthv1.ConnectRequest) bool        { return true }
+func isHeartbeat(m *agentv1.ConnectRequest) bool { return m.GetHeartbeat() != nil }
+func isStatus(m *agentv1.ConnectRequest) bool    { return m.GetStatus() != nil }
+func anyMsg(*agentv1.ConnectRequest) bool        { return true }
 
 func TestSession(t *testing.T) {
 	ca := newTestCA(t)
@@ -60,12 +60,12 @@ func TestSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := newFakeClock()
-	desired := make(chan *berthv1.DesiredState, 10)
+	desired := make(chan *agentv1.DesiredState, 10)
 	s := runSession(t, SessionOptions{
 		Identity: id, DataDir: dataDir, Revision: 7,
-		OnDesired: func(_ context.Context, ds *berthv1.DesiredState) { desired <- ds },
-		Usage: func(context.Context) *berthv1.AgentHeartbeat {
-			return &berthv1.AgentHeartbeat{MemoryUsedMib: 300, ContainersRunning: 4}
+		OnDesired: func(_ context.Context, ds *agentv1.DesiredState) { desired <- ds },
+		Usage: func(context.Context) *agentv1.AgentHeartbeat {
+			return &agentv1.AgentHeartbeat{MemoryUsedMib: 300, ContainersRunning: 4}
 		},
 		Now: clock.Now, After: clock.After,
 	})
@@ -82,8 +82,8 @@ func TestSession(t *testing.T) {
 	}
 
 	// A desired state from berthd reaches OnDesired.
-	ds := &berthv1.DesiredState{Revision: 100, Sites: []*berthv1.SiteAssignment{{SiteId: "site_1", Name: "blog"}}}
-	if err := ss.stream.Send(&berthv1.ConnectResponse{Msg: &berthv1.ConnectResponse_DesiredState{DesiredState: ds}}); err != nil {
+	ds := &agentv1.DesiredState{Revision: 100, Sites: []*agentv1.SiteAssignment{{SiteId: "site_1", Name: "blog"}}}
+	if err := ss.stream.Send(&agentv1.ConnectResponse{Msg: &agentv1.ConnectResponse_DesiredState{DesiredState: ds}}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -103,12 +103,12 @@ func TestSession(t *testing.T) {
 	ss.next(t, clock, "a second heartbeat", isHeartbeat)
 
 	// Reports reach berthd, the latest last.
-	running := &berthv1.SiteStatus{SiteId: "site_1", ObservedGeneration: 1, State: berthv1.SiteState_SITE_STATE_RUNNING}
-	s.Report(&berthv1.SiteStatus{SiteId: "site_1", State: berthv1.SiteState_SITE_STATE_PROVISIONING})
+	running := &agentv1.SiteStatus{SiteId: "site_1", ObservedGeneration: 1, State: agentv1.SiteState_SITE_STATE_RUNNING}
+	s.Report(&agentv1.SiteStatus{SiteId: "site_1", State: agentv1.SiteState_SITE_STATE_PROVISIONING})
 	s.Report(running)
-	rep := ss.next(t, nil, "the latest status report", func(m *berthv1.ConnectRequest) bool {
+	rep := ss.next(t, nil, "the latest status report", func(m *agentv1.ConnectRequest) bool {
 		r := m.GetStatus()
-		return r != nil && len(r.GetSites()) == 1 && r.GetSites()[0].GetState() == berthv1.SiteState_SITE_STATE_RUNNING
+		return r != nil && len(r.GetSites()) == 1 && r.GetSites()[0].GetState() == agentv1.SiteState_SITE_STATE_RUNNING
 	}).GetStatus()
 	if rep.GetFull() || !proto.Equal(rep.GetSites()[0], running) {
 		t.Errorf("status report = %v, want the latest status of site_1, partial", rep)
@@ -128,8 +128,8 @@ func TestSession(t *testing.T) {
 	}
 
 	// ReportFull is sent at once, marked full.
-	other := &berthv1.SiteStatus{SiteId: "site_2", State: berthv1.SiteState_SITE_STATE_RUNNING}
-	s.ReportFull([]*berthv1.SiteStatus{running, other})
+	other := &agentv1.SiteStatus{SiteId: "site_2", State: agentv1.SiteState_SITE_STATE_RUNNING}
+	s.ReportFull([]*agentv1.SiteStatus{running, other})
 	rep = ss2.next(t, nil, "full report", isStatus).GetStatus()
 	if !rep.GetFull() || len(rep.GetSites()) != 2 || rep.GetSites()[0].GetSiteId() != "site_1" || rep.GetSites()[1].GetSiteId() != "site_2" {
 		t.Errorf("full report = %v, want site_1 and site_2, full", rep)
@@ -137,7 +137,7 @@ func TestSession(t *testing.T) {
 
 	// After the next reconnect the full report is sent again, kept current
 	// by the Reports since.
-	s.Report(&berthv1.SiteStatus{SiteId: "site_2", Removed: true})
+	s.Report(&agentv1.SiteStatus{SiteId: "site_2", Removed: true})
 	ss2.next(t, nil, "removal report", isStatus)
 	ss2.end <- status.Error(codes.Unavailable, "test: stream dropped again")
 	ss3 := srv.nextSession(t, clock)
@@ -150,20 +150,20 @@ func TestSession(t *testing.T) {
 
 func TestReportQueue(t *testing.T) {
 	s := NewSession(SessionOptions{}) // not running: the test takes the reports
-	ids := func(r *berthv1.SiteStatusReport) string {
+	ids := func(r *agentv1.SiteStatusReport) string {
 		var b strings.Builder
 		for _, st := range r.GetSites() {
 			fmt.Fprintf(&b, "%s:%s ", st.GetSiteId(), st.GetState())
 		}
 		return fmt.Sprintf("full=%v %s", r.GetFull(), strings.TrimSpace(b.String()))
 	}
-	st := func(id string, state berthv1.SiteState) *berthv1.SiteStatus {
-		return &berthv1.SiteStatus{SiteId: id, State: state}
+	st := func(id string, state agentv1.SiteState) *agentv1.SiteStatus {
+		return &agentv1.SiteStatus{SiteId: id, State: state}
 	}
 	const (
-		prov    = berthv1.SiteState_SITE_STATE_PROVISIONING
-		running = berthv1.SiteState_SITE_STATE_RUNNING
-		failed  = berthv1.SiteState_SITE_STATE_FAILED
+		prov    = agentv1.SiteState_SITE_STATE_PROVISIONING
+		running = agentv1.SiteState_SITE_STATE_RUNNING
+		failed  = agentv1.SiteState_SITE_STATE_FAILED
 	)
 	if r := s.takeReport(); r != nil {
 		t.Errorf("empty queue: %s", ids(r))
@@ -188,12 +188,12 @@ func TestReportQueue(t *testing.T) {
 	}
 	// ReportFull replaces everything; later Reports keep it current and a
 	// reconnect (sendAll) resends it, with a removal still pending.
-	s.ReportFull([]*berthv1.SiteStatus{st("c", running), st("a", running)})
+	s.ReportFull([]*agentv1.SiteStatus{st("c", running), st("a", running)})
 	if got, want := ids(s.takeReport()), "full=true a:SITE_STATE_RUNNING c:SITE_STATE_RUNNING"; got != want {
 		t.Errorf("full report = %q, want %q", got, want)
 	}
 	s.Report(st("c", failed))
-	s.Report(&berthv1.SiteStatus{SiteId: "a", Removed: true})
+	s.Report(&agentv1.SiteStatus{SiteId: "a", Removed: true})
 	s.sendAll = true
 	if got, want := ids(s.takeReport()), "full=true a:SITE_STATE_UNSPECIFIED c:SITE_STATE_FAILED"; got != want {
 		t.Errorf("resent full report = %q, want %q", got, want)

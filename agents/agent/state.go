@@ -11,7 +11,7 @@ import (
 
 	"github.com/fixaroo/berth/internal/atomicfile"
 	"github.com/fixaroo/berth/internal/seal"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 // Files of the saved desired state in the data directory.
@@ -31,7 +31,7 @@ var ErrNoDesiredState = errors.New("agent: no saved desired state")
 // dataDir/state.key (created on first use). The write is atomic: a crash
 // leaves the previous state or the new one. The site secrets in ds never
 // reach the disk in plaintext.
-func SaveDesired(dataDir string, ds *berthv1.DesiredState) error {
+func SaveDesired(dataDir string, ds *agentv1.DesiredState) error {
 	box, err := seal.LoadOrCreateKey(filepath.Join(dataDir, stateKeyFile))
 	if err != nil {
 		return fmt.Errorf("save desired state: %w", err)
@@ -48,7 +48,7 @@ func SaveDesired(dataDir string, ds *berthv1.DesiredState) error {
 
 // LoadDesired reads the desired state that SaveDesired wrote last. It
 // returns ErrNoDesiredState if there is none.
-func LoadDesired(dataDir string) (*berthv1.DesiredState, error) {
+func LoadDesired(dataDir string) (*agentv1.DesiredState, error) {
 	sealed, err := os.ReadFile(filepath.Join(dataDir, desiredFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoDesiredState
@@ -63,7 +63,7 @@ func LoadDesired(dataDir string) (*berthv1.DesiredState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load desired state %s (was %s replaced?): %w", filepath.Join(dataDir, desiredFile), stateKeyFile, err)
 	}
-	ds := &berthv1.DesiredState{}
+	ds := &agentv1.DesiredState{}
 	if err := proto.Unmarshal(plain, ds); err != nil {
 		return nil, fmt.Errorf("load desired state: %w", err)
 	}

@@ -12,15 +12,15 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 const testSecret = "wp-db-password-3f9c1a7e"
 
-func testDesired() *berthv1.DesiredState {
-	return &berthv1.DesiredState{Revision: 42, Sites: []*berthv1.SiteAssignment{{
+func testDesired() *agentv1.DesiredState {
+	return &agentv1.DesiredState{Revision: 42, Sites: []*agentv1.SiteAssignment{{
 		SiteId: "site_01jd3m5kq8x7w2c9v4r6t0yzab", ClientId: "client_01jd3m5kq8x7w2c9v4r6t0yzab", Name: "blog",
-		Kind: berthv1.SiteKind_SITE_KIND_WORDPRESS, Generation: 3, Domains: []string{"blog.example.com"},
+		Kind: agentv1.SiteKind_SITE_KIND_WORDPRESS, Generation: 3, Domains: []string{"blog.example.com"},
 		Secrets: map[string]string{"db_password": testSecret},
 	}}}
 }

@@ -18,7 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fixaroo/berth/internal/atomicfile"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 // The buffer's file, DATA/probes/results.log, is a header and a sequence of
@@ -178,7 +178,7 @@ func (b *buffer) load() error {
 
 // add hands out the next seq to r, buffers it, and drops the oldest results
 // beyond the bound; it returns how many it dropped. r is not modified.
-func (b *buffer) add(r *berthv1.ProbeResult) (int, error) {
+func (b *buffer) add(r *agentv1.ProbeResult) (int, error) {
 	data, err := proto.Marshal(r)
 	if err != nil {
 		return 0, fmt.Errorf("encode probe result: %w", err)
@@ -227,7 +227,7 @@ func (b *buffer) len() int {
 }
 
 // pending returns up to n of the oldest written results.
-func (b *buffer) pending(n int) []*berthv1.ProbeResult {
+func (b *buffer) pending(n int) []*agentv1.ProbeResult {
 	b.mu.Lock()
 	var es []entry
 	for _, e := range b.entries {
@@ -237,9 +237,9 @@ func (b *buffer) pending(n int) []*berthv1.ProbeResult {
 		es = append(es, e)
 	}
 	b.mu.Unlock()
-	out := make([]*berthv1.ProbeResult, 0, len(es))
+	out := make([]*agentv1.ProbeResult, 0, len(es))
 	for _, e := range es {
-		r := &berthv1.ProbeResult{}
+		r := &agentv1.ProbeResult{}
 		if err := proto.Unmarshal(e.data, r); err != nil {
 			// The CRC matched, so this is a bug rather than a bad disk;
 			// the result is skipped, and acknowledged with its neighbours.

@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 func openTestBuffer(t *testing.T, dir string, max int) *buffer {
@@ -25,8 +25,8 @@ func openTestBuffer(t *testing.T, dir string, max int) *buffer {
 	return b
 }
 
-func result(site string) *berthv1.ProbeResult {
-	return &berthv1.ProbeResult{SiteId: site, Time: timestamppb.New(time.Unix(1_800_000_000, 0)), Ok: true, StatusCode: 200, TotalMs: 12.5}
+func result(site string) *agentv1.ProbeResult {
+	return &agentv1.ProbeResult{SiteId: site, Time: timestamppb.New(time.Unix(1_800_000_000, 0)), Ok: true, StatusCode: 200, TotalMs: 12.5}
 }
 
 func addN(t *testing.T, b *buffer, n int) {

@@ -15,7 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fixaroo/berth/internal/probe"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 const (
@@ -69,7 +69,7 @@ type Scheduler struct {
 	wake   chan struct{} // cap 1: results wait to be written
 
 	mu          sync.Mutex                          // guards the fields below
-	assignments map[string]*berthv1.ProbeAssignment // by site id
+	assignments map[string]*agentv1.ProbeAssignment // by site id
 	workers     map[string]*worker                  // by site id; only while running
 	certDomains map[string]bool                     // domains with a certificate series
 	runCtx      context.Context                     // nil unless Run is running
@@ -79,7 +79,7 @@ type Scheduler struct {
 
 // worker probes one assignment until its context ends.
 type worker struct {
-	a      *berthv1.ProbeAssignment
+	a      *agentv1.ProbeAssignment
 	ctx    context.Context
 	cancel context.CancelFunc
 }
@@ -125,7 +125,7 @@ func New(o Options) (*Scheduler, error) {
 		buf:         buf,
 		ready:       make(chan struct{}, 1),
 		wake:        make(chan struct{}, 1),
-		assignments: map[string]*berthv1.ProbeAssignment{},
+		assignments: map[string]*agentv1.ProbeAssignment{},
 		workers:     map[string]*worker{},
 		certDomains: map[string]bool{},
 	}
@@ -142,8 +142,8 @@ func New(o Options) (*Scheduler, error) {
 // ones restart at once with their new settings and a new offset.
 // Assignments without a site id, domain or target are ignored; of two for
 // one site, the later wins. as is not retained.
-func (s *Scheduler) SetAssignments(as []*berthv1.ProbeAssignment) {
-	next := make(map[string]*berthv1.ProbeAssignment, len(as))
+func (s *Scheduler) SetAssignments(as []*agentv1.ProbeAssignment) {
+	next := make(map[string]*agentv1.ProbeAssignment, len(as))
 	invalid := 0
 	for _, a := range as {
 		if a.GetSiteId() == "" || a.GetDomain() == "" || a.GetTarget() == "" {
@@ -278,13 +278,13 @@ func (s *Scheduler) persist() error {
 }
 
 // interval returns how often an assignment runs.
-func (s *Scheduler) interval(a *berthv1.ProbeAssignment) time.Duration {
+func (s *Scheduler) interval(a *agentv1.ProbeAssignment) time.Duration {
 	return max(time.Duration(a.GetIntervalSeconds())*time.Second, s.o.MinInterval)
 }
 
 // timeout returns an assignment's timeout; by default, as berthd sets it,
 // 80% of the interval and at most 10 s.
-func timeout(a *berthv1.ProbeAssignment, interval time.Duration) time.Duration {
+func timeout(a *agentv1.ProbeAssignment, interval time.Duration) time.Duration {
 	if a.GetTimeoutMs() > 0 {
 		return time.Duration(a.GetTimeoutMs()) * time.Millisecond
 	}
@@ -359,7 +359,7 @@ func (s *Scheduler) record(w *worker, r probe.Result) {
 // disk are returned. Pending does not mark them as sent: until Ack, every
 // call returns them again, so a session sends the ones beyond the last
 // seq it sent, and starts over from the oldest after a reconnect.
-func (s *Scheduler) Pending(max int) []*berthv1.ProbeResult {
+func (s *Scheduler) Pending(max int) []*agentv1.ProbeResult {
 	if max <= 0 {
 		return nil
 	}
@@ -397,8 +397,8 @@ func signal(c chan struct{}) {
 	}
 }
 
-func toProto(r probe.Result) *berthv1.ProbeResult {
-	pr := &berthv1.ProbeResult{
+func toProto(r probe.Result) *agentv1.ProbeResult {
+	pr := &agentv1.ProbeResult{
 		SiteId:      r.SiteID,
 		Time:        timestamppb.New(r.Time),
 		Ok:          r.OK,

@@ -17,7 +17,7 @@ import (
 
 	"github.com/fixaroo/berth/internal/probe"
 	"github.com/fixaroo/berth/internal/probe/probetest"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 // fleet is an HTTPS edge on loopback serving a handful of domains, and a
@@ -51,9 +51,9 @@ func newFleet(t *testing.T) *fleet {
 }
 
 // assignment probes domain on the fleet at the test's minimum interval.
-func (f *fleet) assignment(site, domain string) *berthv1.ProbeAssignment {
+func (f *fleet) assignment(site, domain string) *agentv1.ProbeAssignment {
 	// The longest timeout: the tests share 2 cores with the race detector.
-	return &berthv1.ProbeAssignment{SiteId: site, Domain: domain, Target: f.addr, TimeoutMs: 10_000}
+	return &agentv1.ProbeAssignment{SiteId: site, Domain: domain, Target: f.addr, TimeoutMs: 10_000}
 }
 
 type harness struct {
@@ -155,7 +155,7 @@ func hasLabel(m *dto.Metric, name, value string) bool {
 	return false
 }
 
-func seqs(rs []*berthv1.ProbeResult) []uint64 {
+func seqs(rs []*agentv1.ProbeResult) []uint64 {
 	out := make([]uint64, len(rs))
 	for i, r := range rs {
 		out[i] = r.GetSeq()
@@ -163,7 +163,7 @@ func seqs(rs []*berthv1.ProbeResult) []uint64 {
 	return out
 }
 
-func checkIncreasing(t *testing.T, rs []*berthv1.ProbeResult) {
+func checkIncreasing(t *testing.T, rs []*agentv1.ProbeResult) {
 	t.Helper()
 	for i := 1; i < len(rs); i++ {
 		if rs[i].GetSeq() <= rs[i-1].GetSeq() {
@@ -175,7 +175,7 @@ func checkIncreasing(t *testing.T, rs []*berthv1.ProbeResult) {
 func TestSchedulerProbesAndBuffers(t *testing.T) {
 	f := newFleet(t)
 	h := newHarness(t, f, t.TempDir(), Options{})
-	h.s.SetAssignments([]*berthv1.ProbeAssignment{f.assignment("site_a", "a.test")})
+	h.s.SetAssignments([]*agentv1.ProbeAssignment{f.assignment("site_a", "a.test")})
 	h.run(t)
 
 	select {
@@ -183,7 +183,7 @@ func TestSchedulerProbesAndBuffers(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("Ready did not fire")
 	}
-	var got []*berthv1.ProbeResult
+	var got []*agentv1.ProbeResult
 	waitFor(t, "4 results", func() bool { got = h.s.Pending(100); return len(got) >= 4 })
 	if diff := cmp.Diff([]uint64{1, 2, 3, 4}, seqs(got[:4])); diff != "" {
 		t.Errorf("seqs (-want +got):\n%s", diff)
@@ -232,12 +232,12 @@ func TestSchedulerProbesAndBuffers(t *testing.T) {
 func TestAckAndRestart(t *testing.T) {
 	f := newFleet(t)
 	dir := t.TempDir()
-	as := []*berthv1.ProbeAssignment{f.assignment("site_a", "a.test")}
+	as := []*agentv1.ProbeAssignment{f.assignment("site_a", "a.test")}
 
 	h1 := newHarness(t, f, dir, Options{})
 	h1.s.SetAssignments(as)
 	stop := h1.run(t)
-	var got []*berthv1.ProbeResult
+	var got []*agentv1.ProbeResult
 	waitFor(t, "4 results", func() bool { got = h1.s.Pending(100); return len(got) >= 4 })
 	h1.s.Ack(got[1].GetSeq())
 	after := h1.s.Pending(100)
@@ -304,7 +304,7 @@ func TestBufferBoundDropsOldest(t *testing.T) {
 	f := newFleet(t)
 	dir := t.TempDir()
 	h := newHarness(t, f, dir, Options{MaxBuffered: 3})
-	h.s.SetAssignments([]*berthv1.ProbeAssignment{f.assignment("site_a", "a.test"), f.assignment("site_b", "b.test")})
+	h.s.SetAssignments([]*agentv1.ProbeAssignment{f.assignment("site_a", "a.test"), f.assignment("site_b", "b.test")})
 	stop := h.run(t)
 	waitFor(t, "5 dropped results", func() bool {
 		v, _ := h.metric(t, "berth_agent_probe_buffer_dropped_total")
@@ -341,7 +341,7 @@ func TestSetAssignmentsRemovesAndChanges(t *testing.T) {
 	f := newFleet(t)
 	h := newHarness(t, f, t.TempDir(), Options{})
 	a, b := f.assignment("site_a", "a.test"), f.assignment("site_b", "b.test")
-	h.s.SetAssignments([]*berthv1.ProbeAssignment{a, b})
+	h.s.SetAssignments([]*agentv1.ProbeAssignment{a, b})
 	h.run(t)
 	count := func(site string, since time.Time) int {
 		n := 0
@@ -358,7 +358,7 @@ func TestSetAssignmentsRemovesAndChanges(t *testing.T) {
 	}
 
 	removed := time.Now()
-	h.s.SetAssignments([]*berthv1.ProbeAssignment{a})
+	h.s.SetAssignments([]*agentv1.ProbeAssignment{a})
 	waitFor(t, "3 more results of site_a", func() bool { return count("site_a", removed) >= 3 })
 	if n := count("site_b", removed); n > 0 {
 		t.Errorf("%d probes of site_b started after it was removed", n)
@@ -371,8 +371,8 @@ func TestSetAssignmentsRemovesAndChanges(t *testing.T) {
 	}
 
 	// A changed target applies at once: site_a now points at a closed port.
-	changed := &berthv1.ProbeAssignment{SiteId: "site_a", Domain: "a.test", Target: probetest.Closed(t), TimeoutMs: 10_000}
-	h.s.SetAssignments([]*berthv1.ProbeAssignment{changed})
+	changed := &agentv1.ProbeAssignment{SiteId: "site_a", Domain: "a.test", Target: probetest.Closed(t), TimeoutMs: 10_000}
+	h.s.SetAssignments([]*agentv1.ProbeAssignment{changed})
 	waitFor(t, "a refused probe of site_a", func() bool {
 		for _, r := range h.s.Pending(1 << 20) {
 			if r.GetSiteId() == "site_a" && r.GetErrorClass() == probe.ClassRefused {
@@ -405,7 +405,7 @@ func TestSetAssignmentsRemovesAndChanges(t *testing.T) {
 func TestSchedulerSpreadsProbes(t *testing.T) {
 	f := newFleet(t)
 	h := newHarness(t, f, t.TempDir(), Options{MinInterval: time.Second})
-	var as []*berthv1.ProbeAssignment
+	var as []*agentv1.ProbeAssignment
 	for i := range 16 {
 		as = append(as, f.assignment(fmt.Sprintf("site_%d", i), fmt.Sprintf("s%d.test", i)))
 	}
@@ -440,9 +440,9 @@ func TestAssignmentTimeout(t *testing.T) {
 	f := newFleet(t)
 	stamp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	h := newHarness(t, f, t.TempDir(), Options{MinInterval: time.Second, Now: func() time.Time { return stamp }})
-	h.s.SetAssignments([]*berthv1.ProbeAssignment{{SiteId: "slow", Domain: "a.test", Target: probetest.Silent(t), TimeoutMs: 200}})
+	h.s.SetAssignments([]*agentv1.ProbeAssignment{{SiteId: "slow", Domain: "a.test", Target: probetest.Silent(t), TimeoutMs: 200}})
 	h.run(t)
-	var r *berthv1.ProbeResult
+	var r *agentv1.ProbeResult
 	waitFor(t, "a result", func() bool {
 		rs := h.s.Pending(1)
 		if len(rs) > 0 {
@@ -461,13 +461,13 @@ func TestAssignmentTimeout(t *testing.T) {
 	}
 
 	for _, tt := range []struct {
-		a        *berthv1.ProbeAssignment
+		a        *agentv1.ProbeAssignment
 		interval time.Duration
 		want     time.Duration
 	}{
-		{&berthv1.ProbeAssignment{TimeoutMs: 300}, time.Minute, 300 * time.Millisecond},
-		{&berthv1.ProbeAssignment{}, 5 * time.Second, 4 * time.Second},
-		{&berthv1.ProbeAssignment{}, time.Minute, 10 * time.Second},
+		{&agentv1.ProbeAssignment{TimeoutMs: 300}, time.Minute, 300 * time.Millisecond},
+		{&agentv1.ProbeAssignment{}, 5 * time.Second, 4 * time.Second},
+		{&agentv1.ProbeAssignment{}, time.Minute, 10 * time.Second},
 	} {
 		if got := timeout(tt.a, tt.interval); got != tt.want {
 			t.Errorf("timeout(%v, %v) = %v, want %v", tt.a, tt.interval, got, tt.want)
@@ -478,7 +478,7 @@ func TestAssignmentTimeout(t *testing.T) {
 		seconds int32
 		want    time.Duration
 	}{{0, 10 * time.Second}, {5, 10 * time.Second}, {60, time.Minute}} {
-		if got := s.interval(&berthv1.ProbeAssignment{IntervalSeconds: tt.seconds}); got != tt.want {
+		if got := s.interval(&agentv1.ProbeAssignment{IntervalSeconds: tt.seconds}); got != tt.want {
 			t.Errorf("interval of %ds = %v, want %v", tt.seconds, got, tt.want)
 		}
 	}

@@ -26,7 +26,7 @@ import (
 
 	"github.com/fixaroo/berth/agents/runtime/docker"
 	"github.com/fixaroo/berth/internal/seal"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 // Labels on everything the reconciler creates.
@@ -71,7 +71,7 @@ type Options struct {
 	// Fetch opens the bundle of a static release from the control plane.
 	Fetch func(ctx context.Context, releaseID string) (io.ReadCloser, error)
 	// Report receives a site's status after each reconcile.
-	Report func(*berthv1.SiteStatus)
+	Report func(*agentv1.SiteStatus)
 	Logger *slog.Logger
 	// Workers is the number of sites reconciled at once (default 2).
 	Workers int
@@ -98,8 +98,8 @@ type Reconciler struct {
 	http  *http.Client
 
 	mu       sync.Mutex // guards the fields below
-	desired  map[string]*berthv1.SiteAssignment
-	status   map[string]*berthv1.SiteStatus
+	desired  map[string]*agentv1.SiteAssignment
+	status   map[string]*agentv1.SiteStatus
 	received bool // a desired state has been applied at least once
 	upstream map[string]netip.AddrPort
 
@@ -127,15 +127,15 @@ func New(o Options) *Reconciler {
 		o.HTTPClient = &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	return &Reconciler{o: o, log: o.Logger, queue: newQueue(), http: o.HTTPClient,
-		desired: map[string]*berthv1.SiteAssignment{}, status: map[string]*berthv1.SiteStatus{}, upstream: map[string]netip.AddrPort{}}
+		desired: map[string]*agentv1.SiteAssignment{}, status: map[string]*agentv1.SiteStatus{}, upstream: map[string]netip.AddrPort{}}
 }
 
 // Apply replaces the desired state and queues every site it names and every
 // site it no longer names.
-func (r *Reconciler) Apply(_ context.Context, ds *berthv1.DesiredState) {
-	next := map[string]*berthv1.SiteAssignment{}
+func (r *Reconciler) Apply(_ context.Context, ds *agentv1.DesiredState) {
+	next := map[string]*agentv1.SiteAssignment{}
 	for _, s := range ds.GetSites() {
-		next[s.GetSiteId()] = proto.Clone(s).(*berthv1.SiteAssignment)
+		next[s.GetSiteId()] = proto.Clone(s).(*agentv1.SiteAssignment)
 	}
 	r.mu.Lock()
 	prev := r.desired
@@ -152,12 +152,12 @@ func (r *Reconciler) Apply(_ context.Context, ds *berthv1.DesiredState) {
 }
 
 // Statuses returns the last status of every desired site.
-func (r *Reconciler) Statuses() []*berthv1.SiteStatus {
+func (r *Reconciler) Statuses() []*agentv1.SiteStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []*berthv1.SiteStatus
+	var out []*agentv1.SiteStatus
 	for _, id := range slices.Sorted(maps.Keys(r.status)) {
-		out = append(out, proto.Clone(r.status[id]).(*berthv1.SiteStatus))
+		out = append(out, proto.Clone(r.status[id]).(*agentv1.SiteStatus))
 	}
 	return out
 }
@@ -242,17 +242,17 @@ func (r *Reconciler) reconcile(ctx context.Context, siteID string) error {
 			delete(r.status, siteID)
 			r.mu.Unlock()
 			if want != nil {
-				r.report(&berthv1.SiteStatus{SiteId: siteID, ObservedGeneration: want.GetGeneration(), State: berthv1.SiteState_SITE_STATE_DELETING, Removed: true})
+				r.report(&agentv1.SiteStatus{SiteId: siteID, ObservedGeneration: want.GetGeneration(), State: agentv1.SiteState_SITE_STATE_DELETING, Removed: true})
 			}
 		}
 		return err
 	}
-	var st *berthv1.SiteStatus
+	var st *agentv1.SiteStatus
 	var err error
 	switch want.GetKind() {
-	case berthv1.SiteKind_SITE_KIND_STATIC:
+	case agentv1.SiteKind_SITE_KIND_STATIC:
 		st, err = r.reconcileStatic(ctx, want)
-	case berthv1.SiteKind_SITE_KIND_WORDPRESS:
+	case agentv1.SiteKind_SITE_KIND_WORDPRESS:
 		st, err = r.reconcileWordPress(ctx, want)
 	default:
 		err = terminalf("unknown site kind %v", want.GetKind())
@@ -294,7 +294,7 @@ func (r *Reconciler) siteURL(domain string) string {
 	return "https://" + net.JoinHostPort(domain, strconv.Itoa(r.o.HTTPSPort))
 }
 
-func (r *Reconciler) report(st *berthv1.SiteStatus) {
+func (r *Reconciler) report(st *agentv1.SiteStatus) {
 	st.ObserveTime = timestamppb.Now()
 	r.mu.Lock()
 	prev := r.status[st.GetSiteId()]
@@ -311,7 +311,7 @@ func (r *Reconciler) report(st *berthv1.SiteStatus) {
 }
 
 // sameStatus compares statuses ignoring times.
-func sameStatus(a, b *berthv1.SiteStatus) bool {
+func sameStatus(a, b *agentv1.SiteStatus) bool {
 	if a.GetState() != b.GetState() || a.GetObservedGeneration() != b.GetObservedGeneration() ||
 		a.GetReleaseId() != b.GetReleaseId() || len(a.GetConditions()) != len(b.GetConditions()) {
 		return false
@@ -325,17 +325,17 @@ func sameStatus(a, b *berthv1.SiteStatus) bool {
 	return true
 }
 
-func failedStatus(want *berthv1.SiteAssignment, err error) *berthv1.SiteStatus {
-	reason, state := "Retrying", berthv1.SiteState_SITE_STATE_PROVISIONING
+func failedStatus(want *agentv1.SiteAssignment, err error) *agentv1.SiteStatus {
+	reason, state := "Retrying", agentv1.SiteState_SITE_STATE_PROVISIONING
 	if docker.IsTerminal(err) || isTerminal(err) {
-		reason, state = "Failed", berthv1.SiteState_SITE_STATE_FAILED
+		reason, state = "Failed", agentv1.SiteState_SITE_STATE_FAILED
 	}
-	return &berthv1.SiteStatus{SiteId: want.GetSiteId(), ObservedGeneration: want.GetGeneration(), State: state,
-		Conditions: []*berthv1.Condition{cond("Ready", "False", reason, err.Error())}}
+	return &agentv1.SiteStatus{SiteId: want.GetSiteId(), ObservedGeneration: want.GetGeneration(), State: state,
+		Conditions: []*agentv1.Condition{cond("Ready", "False", reason, err.Error())}}
 }
 
-func cond(typ, status, reason, msg string) *berthv1.Condition {
-	return &berthv1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, LastTransitionTime: timestamppb.Now()}
+func cond(typ, status, reason, msg string) *agentv1.Condition {
+	return &agentv1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, LastTransitionTime: timestamppb.Now()}
 }
 
 // terminalError marks errors that retrying cannot fix.
@@ -394,12 +394,12 @@ func (o Options) validate() error {
 
 // remove deletes everything of a site from the node. want is the deleting
 // assignment, or nil for an orphan (then the kind comes from the labels).
-func (r *Reconciler) remove(ctx context.Context, siteID string, want *berthv1.SiteAssignment) error {
+func (r *Reconciler) remove(ctx context.Context, siteID string, want *agentv1.SiteAssignment) error {
 	c, err := r.o.Runtime.InspectContainer(ctx, containerName(siteID))
 	if err != nil && !errors.Is(err, docker.ErrNotFound) {
 		return err
 	}
-	wordpress := want.GetKind() == berthv1.SiteKind_SITE_KIND_WORDPRESS || c.Labels[LabelKind] == "wordpress"
+	wordpress := want.GetKind() == agentv1.SiteKind_SITE_KIND_WORDPRESS || c.Labels[LabelKind] == "wordpress"
 	if err := r.o.Runtime.RemoveContainer(ctx, containerName(siteID)); err != nil {
 		return err
 	}
@@ -449,7 +449,7 @@ func (r *Reconciler) probe(ctx context.Context, ip netip.Addr, port int, host st
 }
 
 // running reports the state of a container as a condition.
-func runningCondition(c docker.Container) *berthv1.Condition {
+func runningCondition(c docker.Container) *agentv1.Condition {
 	if c.State == "running" {
 		return cond("ContainerRunning", "True", "Running", fmt.Sprintf("container %s running since %s", c.Name, c.StartedAt.Format(time.RFC3339)))
 	}

@@ -22,7 +22,7 @@ import (
 	"github.com/fixaroo/berth/agents/runtime/docker"
 	"github.com/fixaroo/berth/internal/seal"
 	"github.com/fixaroo/berth/internal/testenv"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 // harness runs a Reconciler against the real Docker engine.
@@ -31,7 +31,7 @@ type harness struct {
 	r        *Reconciler
 	rt       *docker.Runtime
 	dataDir  string
-	statuses chan *berthv1.SiteStatus
+	statuses chan *agentv1.SiteStatus
 	bundles  map[string][]byte
 	nodeID   string // unique to the test: its objects carry it, with testLabel
 
@@ -55,7 +55,7 @@ func newHarness(t *testing.T, configure ...func(*Options)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, rt: rt, dataDir: dataDir, statuses: make(chan *berthv1.SiteStatus, 100), bundles: map[string][]byte{},
+	h := &harness{t: t, rt: rt, dataDir: dataDir, statuses: make(chan *agentv1.SiteStatus, 100), bundles: map[string][]byte{},
 		upstreams: map[string]netip.AddrPort{}, nodeID: testNodeID()}
 	// Registered before the reconciler runs, so that it runs after the
 	// reconciler has stopped.
@@ -70,7 +70,7 @@ func newHarness(t *testing.T, configure ...func(*Options)) *harness {
 			}
 			return io.NopCloser(bytes.NewReader(b)), nil
 		},
-		Report: func(st *berthv1.SiteStatus) { h.statuses <- st },
+		Report: func(st *agentv1.SiteStatus) { h.statuses <- st },
 		Upstream: func(id string, addr netip.AddrPort) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
@@ -175,7 +175,7 @@ func (h *harness) containerAddr(id string, port uint16) netip.AddrPort {
 }
 
 // waitFor waits for a status of site that satisfies ok.
-func (h *harness) waitFor(siteID string, ok func(*berthv1.SiteStatus) bool) *berthv1.SiteStatus {
+func (h *harness) waitFor(siteID string, ok func(*agentv1.SiteStatus) bool) *agentv1.SiteStatus {
 	h.t.Helper()
 	deadline := time.After(2 * time.Minute)
 	for {
@@ -190,8 +190,8 @@ func (h *harness) waitFor(siteID string, ok func(*berthv1.SiteStatus) bool) *ber
 	}
 }
 
-func running(st *berthv1.SiteStatus) bool {
-	return st.GetState() == berthv1.SiteState_SITE_STATE_RUNNING
+func running(st *agentv1.SiteStatus) bool {
+	return st.GetState() == agentv1.SiteState_SITE_STATE_RUNNING
 }
 
 func bundle(t *testing.T, files map[string]string) []byte {
@@ -241,9 +241,9 @@ func TestStaticSiteLifecycle(t *testing.T) {
 	id := siteID()
 	h.bundles["rel_one"] = bundle(t, map[string]string{"index.html": "<h1>one</h1>"})
 	h.bundles["rel_two"] = bundle(t, map[string]string{"index.html": "<h1>two</h1>"})
-	site := &berthv1.SiteAssignment{SiteId: id, ClientId: "cl_x", Name: "www", Kind: berthv1.SiteKind_SITE_KIND_STATIC, Generation: 1,
-		Domains: []string{"www.example.test"}, Resources: &berthv1.Resources{MemoryMib: 64, CpuMillicores: 200}, ReleaseId: "rel_one"}
-	h.r.Apply(t.Context(), &berthv1.DesiredState{Revision: 1, Sites: []*berthv1.SiteAssignment{site}})
+	site := &agentv1.SiteAssignment{SiteId: id, ClientId: "cl_x", Name: "www", Kind: agentv1.SiteKind_SITE_KIND_STATIC, Generation: 1,
+		Domains: []string{"www.example.test"}, Resources: &agentv1.Resources{MemoryMib: 64, CpuMillicores: 200}, ReleaseId: "rel_one"}
+	h.r.Apply(t.Context(), &agentv1.DesiredState{Revision: 1, Sites: []*agentv1.SiteAssignment{site}})
 	h.waitFor(id, running)
 	if code, body := h.get(id, "/"); code != 200 || body != "<h1>one</h1>" {
 		t.Fatalf("GET / = %d %q, want the first release", code, body)
@@ -260,8 +260,8 @@ func TestStaticSiteLifecycle(t *testing.T) {
 		}
 	}
 	site.ReleaseId, site.Generation = "rel_two", 2
-	h.r.Apply(t.Context(), &berthv1.DesiredState{Revision: 2, Sites: []*berthv1.SiteAssignment{site}})
-	h.waitFor(id, func(st *berthv1.SiteStatus) bool { return running(st) && st.GetReleaseId() == "rel_two" })
+	h.r.Apply(t.Context(), &agentv1.DesiredState{Revision: 2, Sites: []*agentv1.SiteAssignment{site}})
+	h.waitFor(id, func(st *agentv1.SiteStatus) bool { return running(st) && st.GetReleaseId() == "rel_two" })
 	if code, body := h.get(id, "/"); code != 200 || body != "<h1>two</h1>" {
 		t.Errorf("GET / after the second release = %d %q", code, body)
 	}
@@ -294,8 +294,8 @@ func TestStaticSiteLifecycle(t *testing.T) {
 
 	// Deleting removes everything of the site.
 	site.Deleting, site.Generation = true, 3
-	h.r.Apply(t.Context(), &berthv1.DesiredState{Revision: 3, Sites: []*berthv1.SiteAssignment{site}})
-	h.waitFor(id, func(st *berthv1.SiteStatus) bool { return st.GetRemoved() })
+	h.r.Apply(t.Context(), &agentv1.DesiredState{Revision: 3, Sites: []*agentv1.SiteAssignment{site}})
+	h.waitFor(id, func(st *agentv1.SiteStatus) bool { return st.GetRemoved() })
 	if _, err := h.rt.InspectContainer(t.Context(), containerName(id)); err == nil {
 		t.Error("container still exists after deletion")
 	}
@@ -314,9 +314,9 @@ func TestStaticSiteLifecycle(t *testing.T) {
 func TestMissingImageIsTerminal(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.Images = Images{Static: "berth/does-not-exist:dev"} })
 	id := siteID()
-	h.r.Apply(t.Context(), &berthv1.DesiredState{Revision: 1, Sites: []*berthv1.SiteAssignment{{SiteId: id, Kind: berthv1.SiteKind_SITE_KIND_STATIC,
-		Generation: 1, Domains: []string{"x.test"}, Resources: &berthv1.Resources{MemoryMib: 64, CpuMillicores: 100}}}})
-	st := h.waitFor(id, func(st *berthv1.SiteStatus) bool { return st.GetState() == berthv1.SiteState_SITE_STATE_FAILED })
+	h.r.Apply(t.Context(), &agentv1.DesiredState{Revision: 1, Sites: []*agentv1.SiteAssignment{{SiteId: id, Kind: agentv1.SiteKind_SITE_KIND_STATIC,
+		Generation: 1, Domains: []string{"x.test"}, Resources: &agentv1.Resources{MemoryMib: 64, CpuMillicores: 100}}}})
+	st := h.waitFor(id, func(st *agentv1.SiteStatus) bool { return st.GetState() == agentv1.SiteState_SITE_STATE_FAILED })
 	if msg := st.GetConditions()[0].GetMessage(); !strings.Contains(msg, "make images") {
 		t.Errorf("failure message %q does not tell to run make images", msg)
 	}

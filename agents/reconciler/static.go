@@ -11,7 +11,7 @@ import (
 
 	"github.com/fixaroo/berth/agents/release"
 	"github.com/fixaroo/berth/agents/runtime/docker"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 // staticPort is where berth-static listens in its container.
@@ -20,7 +20,7 @@ const staticPort = 8080
 // releasesKept is how many releases a site keeps on the node for rollback.
 const releasesKept = 5
 
-func (r *Reconciler) reconcileStatic(ctx context.Context, want *berthv1.SiteAssignment) (*berthv1.SiteStatus, error) {
+func (r *Reconciler) reconcileStatic(ctx context.Context, want *agentv1.SiteAssignment) (*agentv1.SiteStatus, error) {
 	id := want.GetSiteId()
 	root := filepath.Join(r.siteDir(id), "root")
 	dir := release.Dir{Root: root}
@@ -53,8 +53,8 @@ func (r *Reconciler) reconcileStatic(ctx context.Context, want *berthv1.SiteAssi
 	if err != nil {
 		return nil, err
 	}
-	st := &berthv1.SiteStatus{SiteId: id, ObservedGeneration: want.GetGeneration(), ReleaseId: want.GetReleaseId(),
-		State: berthv1.SiteState_SITE_STATE_PROVISIONING, Conditions: []*berthv1.Condition{runningCondition(c), released}}
+	st := &agentv1.SiteStatus{SiteId: id, ObservedGeneration: want.GetGeneration(), ReleaseId: want.GetReleaseId(),
+		State: agentv1.SiteState_SITE_STATE_PROVISIONING, Conditions: []*agentv1.Condition{runningCondition(c), released}}
 	ip, err := containerIP(c, networkName(id))
 	if err != nil {
 		return nil, err
@@ -75,7 +75,7 @@ func (r *Reconciler) reconcileStatic(ctx context.Context, want *berthv1.SiteAssi
 	case code >= 500 && want.GetReleaseId() != "":
 		return nil, fmt.Errorf("site answers %d", code)
 	}
-	st.State = berthv1.SiteState_SITE_STATE_RUNNING
+	st.State = agentv1.SiteState_SITE_STATE_RUNNING
 	st.Conditions = append(st.Conditions, cond("Ready", "True", "Serving", fmt.Sprintf("answers HTTP %d", code)))
 	r.serving(id, netip.AddrPortFrom(ip, staticPort))
 	return st, nil

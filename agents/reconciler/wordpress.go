@@ -16,7 +16,7 @@ import (
 
 	"github.com/fixaroo/berth/agents/runtime/docker"
 	"github.com/fixaroo/berth/internal/atomicfile"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 // The node's shared MariaDB server.
@@ -73,7 +73,7 @@ func chooseMariaDB(nodeID string, rootSecret bool, legacy legacyMariaDB) (m mari
 // rather than quoted into SQL.
 var safeSecret = regexp.MustCompile(`^[A-Za-z0-9]{16,64}$`)
 
-func (r *Reconciler) reconcileWordPress(ctx context.Context, want *berthv1.SiteAssignment) (*berthv1.SiteStatus, error) {
+func (r *Reconciler) reconcileWordPress(ctx context.Context, want *agentv1.SiteAssignment) (*agentv1.SiteStatus, error) {
 	id := want.GetSiteId()
 	dbPassword, adminPassword := want.GetSecrets()["db_password"], want.GetSecrets()["admin_password"]
 	if !safeSecret.MatchString(dbPassword) || !safeSecret.MatchString(adminPassword) {
@@ -115,8 +115,8 @@ func (r *Reconciler) reconcileWordPress(ctx context.Context, want *berthv1.SiteA
 	if err != nil {
 		return nil, err
 	}
-	st := &berthv1.SiteStatus{SiteId: id, ObservedGeneration: want.GetGeneration(),
-		State: berthv1.SiteState_SITE_STATE_PROVISIONING, Conditions: []*berthv1.Condition{runningCondition(c)}}
+	st := &agentv1.SiteStatus{SiteId: id, ObservedGeneration: want.GetGeneration(),
+		State: agentv1.SiteState_SITE_STATE_PROVISIONING, Conditions: []*agentv1.Condition{runningCondition(c)}}
 	if c.State != "running" {
 		return nil, fmt.Errorf("container %s is %s", c.Name, c.State)
 	}
@@ -144,7 +144,7 @@ func (r *Reconciler) reconcileWordPress(ctx context.Context, want *berthv1.SiteA
 	if code != 200 || !strings.Contains(body, htmlEscape(title)) {
 		return nil, fmt.Errorf("front page answers %d without the site title %q yet", code, title)
 	}
-	st.State = berthv1.SiteState_SITE_STATE_RUNNING
+	st.State = agentv1.SiteState_SITE_STATE_RUNNING
 	st.Conditions = append(st.Conditions, cond("Ready", "True", "Serving", "the front page answers 200 with the site title"))
 	r.serving(id, netip.AddrPortFrom(ip, wordpressPort))
 	return st, nil

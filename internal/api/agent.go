@@ -21,12 +21,12 @@ import (
 	"github.com/fixaroo/berth/internal/fleet"
 	"github.com/fixaroo/berth/internal/store"
 	"github.com/fixaroo/berth/internal/validate"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 type agentService struct {
 	*API
-	berthv1.UnimplementedAgentServiceServer
+	agentv1.UnimplementedAgentServiceServer
 }
 
 // maxProbeBatch bounds the probe results in one message.
@@ -48,7 +48,7 @@ func JoinTokenCAHash(ca *x509.Certificate) string {
 	return hex.EncodeToString(h[:])
 }
 
-func (s agentService) Join(ctx context.Context, req *berthv1.JoinRequest) (*berthv1.JoinResponse, error) {
+func (s agentService) Join(ctx context.Context, req *agentv1.JoinRequest) (*agentv1.JoinResponse, error) {
 	if !auth.LooksLikeToken(req.GetJoinToken(), auth.JoinTokenPrefix) {
 		return nil, errJoinToken
 	}
@@ -92,10 +92,10 @@ func (s agentService) Join(ctx context.Context, req *berthv1.JoinRequest) (*bert
 		return nil, err
 	}
 	s.log.Info("node joined", "node_id", node.ID, "node_name", name)
-	return &berthv1.JoinResponse{NodeId: node.ID, CertificateDer: certDER, CaPem: s.ca.CertPEM()}, nil
+	return &agentv1.JoinResponse{NodeId: node.ID, CertificateDer: certDER, CaPem: s.ca.CertPEM()}, nil
 }
 
-func validateFacts(f *berthv1.NodeFacts) error {
+func validateFacts(f *agentv1.NodeFacts) error {
 	if f.GetCpuMillicores() <= 0 || f.GetMemoryMib() <= 0 {
 		return &validate.Error{Field: "facts", Msg: "must report the node's CPU and memory"}
 	}
@@ -116,13 +116,13 @@ func validateFacts(f *berthv1.NodeFacts) error {
 	return nil
 }
 
-func applyFacts(n *store.Node, f *berthv1.NodeFacts) {
+func applyFacts(n *store.Node, f *agentv1.NodeFacts) {
 	n.CPUMillicores, n.MemoryMiB, n.DiskMiB = f.GetCpuMillicores(), f.GetMemoryMib(), f.GetDiskMib()
 	n.AgentVersion, n.DockerVersion = f.GetAgentVersion(), f.GetDockerVersion()
 	n.Labels = maps.Clone(f.GetLabels())
 }
 
-func (s agentService) RenewCertificate(ctx context.Context, req *berthv1.RenewCertificateRequest) (*berthv1.RenewCertificateResponse, error) {
+func (s agentService) RenewCertificate(ctx context.Context, req *agentv1.RenewCertificateRequest) (*agentv1.RenewCertificateResponse, error) {
 	p := auth.FromContext(ctx)
 	setResource(ctx, p.NodeID, "")
 	certDER, err := s.ca.SignClientCSR(req.GetCsrDer(), p.NodeID, s.nodeCertTTL, s.now())
@@ -133,10 +133,10 @@ func (s agentService) RenewCertificate(ctx context.Context, req *berthv1.RenewCe
 	if err != nil {
 		return nil, err
 	}
-	return &berthv1.RenewCertificateResponse{CertificateDer: certDER}, nil
+	return &agentv1.RenewCertificateResponse{CertificateDer: certDER}, nil
 }
 
-func (s agentService) Connect(stream berthv1.AgentService_ConnectServer) error {
+func (s agentService) Connect(stream agentv1.AgentService_ConnectServer) error {
 	ctx := stream.Context()
 	nodeID := auth.FromContext(ctx).NodeID
 	first, err := stream.Recv()
@@ -193,7 +193,7 @@ func (s agentService) Connect(stream berthv1.AgentService_ConnectServer) error {
 			return err
 		}
 		if ds.Revision != sent {
-			if err := stream.Send(&berthv1.ConnectResponse{Msg: &berthv1.ConnectResponse_DesiredState{DesiredState: ds}}); err != nil {
+			if err := stream.Send(&agentv1.ConnectResponse{Msg: &agentv1.ConnectResponse_DesiredState{DesiredState: ds}}); err != nil {
 				return err
 			}
 			sent = ds.Revision
@@ -206,11 +206,11 @@ func (s agentService) Connect(stream berthv1.AgentService_ConnectServer) error {
 		case err := <-recvErr:
 			return err
 		case seq := <-acks:
-			if err := stream.Send(&berthv1.ConnectResponse{Msg: &berthv1.ConnectResponse_ProbeAck{ProbeAck: &berthv1.ProbeAck{Seq: seq}}}); err != nil {
+			if err := stream.Send(&agentv1.ConnectResponse{Msg: &agentv1.ConnectResponse_ProbeAck{ProbeAck: &agentv1.ProbeAck{Seq: seq}}}); err != nil {
 				return err
 			}
 		case lr := <-sess.requests:
-			if err := stream.Send(&berthv1.ConnectResponse{Msg: &berthv1.ConnectResponse_LogsRequest{LogsRequest: lr}}); err != nil {
+			if err := stream.Send(&agentv1.ConnectResponse{Msg: &agentv1.ConnectResponse_LogsRequest{LogsRequest: lr}}); err != nil {
 				return err
 			}
 		case <-ids:
@@ -225,7 +225,7 @@ func (s agentService) Connect(stream berthv1.AgentService_ConnectServer) error {
 
 // nodeSeen records a hello or heartbeat: facts (when given), the heartbeat
 // time, and a NOT_READY node becoming READY again.
-func (s agentService) nodeSeen(ctx context.Context, nodeID string, facts *berthv1.NodeFacts, edge string) error {
+func (s agentService) nodeSeen(ctx context.Context, nodeID string, facts *agentv1.NodeFacts, edge string) error {
 	return s.store.Update(ctx, func(tx store.Tx) error {
 		n, err := tx.GetNode(nodeID)
 		if err != nil {
@@ -248,9 +248,9 @@ func (s agentService) nodeSeen(ctx context.Context, nodeID string, facts *berthv
 	})
 }
 
-func (s agentService) handleAgentMessage(ctx context.Context, nodeID string, msg *berthv1.ConnectRequest, acks chan uint64) error {
+func (s agentService) handleAgentMessage(ctx context.Context, nodeID string, msg *agentv1.ConnectRequest, acks chan uint64) error {
 	switch m := msg.GetMsg().(type) {
-	case *berthv1.ConnectRequest_ProbeResults:
+	case *agentv1.ConnectRequest_ProbeResults:
 		if s.monitor == nil {
 			return nil
 		}
@@ -268,16 +268,16 @@ func (s agentService) handleAgentMessage(ctx context.Context, nodeID string, msg
 		}
 		acks <- seq
 		return nil
-	case *berthv1.ConnectRequest_Heartbeat:
+	case *agentv1.ConnectRequest_Heartbeat:
 		return s.nodeSeen(ctx, nodeID, nil, "")
-	case *berthv1.ConnectRequest_Status:
+	case *agentv1.ConnectRequest_Status:
 		for _, st := range m.Status.GetSites() {
 			if err := s.applySiteStatus(ctx, nodeID, st); err != nil {
 				return err
 			}
 		}
 		return nil
-	case *berthv1.ConnectRequest_Hello:
+	case *agentv1.ConnectRequest_Hello:
 		return status.Error(codes.InvalidArgument, "hello may be sent only once per session")
 	default:
 		return status.Error(codes.InvalidArgument, "unknown message")
@@ -287,7 +287,7 @@ func (s agentService) handleAgentMessage(ctx context.Context, nodeID string, msg
 // applySiteStatus records what a node observed of one of its own sites.
 // Reports about sites placed elsewhere are ignored: a node reports only for
 // itself.
-func (s agentService) applySiteStatus(ctx context.Context, nodeID string, st *berthv1.SiteStatus) error {
+func (s agentService) applySiteStatus(ctx context.Context, nodeID string, st *agentv1.SiteStatus) error {
 	if validate.ID("site_id", "site", st.GetSiteId()) != nil {
 		return nil
 	}
@@ -315,7 +315,7 @@ func (s agentService) applySiteStatus(ctx context.Context, nodeID string, st *be
 		before := *site
 		before.Conditions = slices.Clone(site.Conditions)
 		if site.State != store.SiteStateDeleting {
-			if state, ok := siteStateFromProto(st.GetState()); ok && state != store.SiteStatePending && state != store.SiteStateDeleting {
+			if state, ok := siteStateFromAgent(st.GetState()); ok {
 				site.State = state
 			}
 		}
@@ -327,8 +327,7 @@ func (s agentService) applySiteStatus(ctx context.Context, nodeID string, st *be
 			if slices.Contains(controlPlaneConditions, c.GetType()) || len(conds) >= 16 {
 				continue
 			}
-			conds = append(conds, store.Condition{Type: truncate(c.GetType(), 64), Status: truncate(c.GetStatus(), 16),
-				Reason: truncate(c.GetReason(), 64), Message: truncate(c.GetMessage(), 1024), LastTransitionTime: c.GetLastTransitionTime().AsTime()})
+			conds = append(conds, conditionFromAgent(c))
 		}
 		site.Certificates = certificateStatuses(site, st.GetCertificates())
 		conds = slices.DeleteFunc(conds, func(c store.Condition) bool { return c.Type == "Certificates" })
@@ -359,8 +358,8 @@ func truncate(s string, n int) string {
 
 // desiredState is everything the node should run, with a revision that
 // changes whenever the content does.
-func (s agentService) desiredState(ctx context.Context, nodeID string) (*berthv1.DesiredState, error) {
-	ds := &berthv1.DesiredState{}
+func (s agentService) desiredState(ctx context.Context, nodeID string) (*agentv1.DesiredState, error) {
+	ds := &agentv1.DesiredState{}
 	err := s.store.View(ctx, func(tx store.ReadTx) error {
 		if s.monitor != nil {
 			var err error
@@ -393,36 +392,4 @@ func (s agentService) desiredState(ctx context.Context, nodeID string) (*berthv1
 	h.Write(b)
 	ds.Revision = h.Sum64() | 1 // never 0, which means "nothing applied"
 	return ds, nil
-}
-
-// assignment is what a node needs to run site s; rel is the release the
-// site serves (nil for none).
-// nodeSecrets are the secrets a node needs to run a site; bookkeeping such
-// as when the admin password was shown stays in the control plane.
-func nodeSecrets(all map[string]string) map[string]string {
-	out := map[string]string{}
-	for _, k := range []string{"db_password", "admin_password"} {
-		if v, ok := all[k]; ok {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-func assignment(s *store.Site, rel *store.Release) *berthv1.SiteAssignment {
-	a := &berthv1.SiteAssignment{
-		SiteId: s.ID, ClientId: s.ClientID, Name: s.Name, Kind: siteKinds[s.Kind], Generation: s.Generation,
-		Domains:   s.Domains(),
-		Resources: &berthv1.Resources{MemoryMib: s.MemoryMiB, CpuMillicores: s.CPUMillicores},
-		Secrets:   nodeSecrets(s.Secrets),
-		Deleting:  s.State == store.SiteStateDeleting,
-		Hsts:      s.HSTS, RedirectAliases: s.RedirectAliases,
-	}
-	if s.Kind == store.SiteKindWordPress {
-		a.Wordpress = &berthv1.WordPressSpec{Title: s.WPTitle, AdminEmail: s.WPAdminEmail}
-	}
-	if rel != nil {
-		a.ReleaseId, a.ReleaseDigest = rel.ID, rel.Digest
-	}
-	return a
 }

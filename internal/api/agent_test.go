@@ -13,6 +13,7 @@ import (
 	"github.com/fixaroo/berth/internal/api"
 	"github.com/fixaroo/berth/internal/auth"
 	"github.com/fixaroo/berth/internal/store"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
 )
 
@@ -30,16 +31,16 @@ func TestJoin(t *testing.T) {
 	if d := time.Until(jt.ExpireTime.AsTime()); d > 15*time.Minute || d < 14*time.Minute {
 		t.Errorf("join token lives %v, want 15m", d)
 	}
-	agents := berthv1.NewAgentServiceClient(s.conn)
+	agents := agentv1.NewAgentServiceClient(s.conn)
 	_, csr := newCSR(t)
 	ctx := context.Background()
 
 	// Garbage CSR: refused, and the token is still usable.
-	_, err = agents.Join(ctx, &berthv1.JoinRequest{JoinToken: secret, NodeName: "n1", CsrDer: []byte("garbage"), Facts: testFacts()})
+	_, err = agents.Join(ctx, &agentv1.JoinRequest{JoinToken: secret, NodeName: "n1", CsrDer: []byte("garbage"), Facts: testFacts()})
 	if status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("garbage CSR: %v, want InvalidArgument", err)
 	}
-	resp, err := agents.Join(ctx, &berthv1.JoinRequest{JoinToken: secret, NodeName: "n1", CsrDer: csr, Facts: testFacts()})
+	resp, err := agents.Join(ctx, &agentv1.JoinRequest{JoinToken: secret, NodeName: "n1", CsrDer: csr, Facts: testFacts()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestJoin(t *testing.T) {
 		t.Errorf("certificate CN %q, want node id %q", cert.Subject.CommonName, resp.NodeId)
 	}
 	// Reused token.
-	_, err = agents.Join(ctx, &berthv1.JoinRequest{JoinToken: secret, NodeName: "n2", CsrDer: csr, Facts: testFacts()})
+	_, err = agents.Join(ctx, &agentv1.JoinRequest{JoinToken: secret, NodeName: "n2", CsrDer: csr, Facts: testFacts()})
 	if status.Code(err) != codes.Unauthenticated {
 		t.Errorf("reused join token: %v, want Unauthenticated", err)
 	}
@@ -64,22 +65,22 @@ func TestJoin(t *testing.T) {
 	s.update(t, func(tx store.Tx) error {
 		return tx.CreateJoinToken(&store.JoinToken{ID: store.NewID("jt", past), Hash: hash, CreateTime: past, ExpireTime: past.Add(15 * time.Minute)})
 	})
-	_, err = agents.Join(ctx, &berthv1.JoinRequest{JoinToken: expiredSecret, NodeName: "n3", CsrDer: csr, Facts: testFacts()})
+	_, err = agents.Join(ctx, &agentv1.JoinRequest{JoinToken: expiredSecret, NodeName: "n3", CsrDer: csr, Facts: testFacts()})
 	if status.Code(err) != codes.Unauthenticated {
 		t.Errorf("expired join token: %v, want Unauthenticated", err)
 	}
 	// Malformed token and bad node name.
-	_, err = agents.Join(ctx, &berthv1.JoinRequest{JoinToken: "berthjoin_short", NodeName: "n4", CsrDer: csr, Facts: testFacts()})
+	_, err = agents.Join(ctx, &agentv1.JoinRequest{JoinToken: "berthjoin_short", NodeName: "n4", CsrDer: csr, Facts: testFacts()})
 	if status.Code(err) != codes.Unauthenticated {
 		t.Errorf("malformed join token: %v, want Unauthenticated", err)
 	}
 	jt2, _ := berthv1.NewNodeServiceClient(s.conn).CreateJoinToken(admin, &berthv1.CreateJoinTokenRequest{})
 	secret2, _, _ := cutLast(jt2.GetToken(), ".")
-	_, err = agents.Join(ctx, &berthv1.JoinRequest{JoinToken: secret2, NodeName: "../n5", CsrDer: csr, Facts: testFacts()})
+	_, err = agents.Join(ctx, &agentv1.JoinRequest{JoinToken: secret2, NodeName: "../n5", CsrDer: csr, Facts: testFacts()})
 	if status.Code(err) != codes.InvalidArgument {
 		t.Errorf("bad node name: %v, want InvalidArgument", err)
 	}
-	_, err = agents.Join(ctx, &berthv1.JoinRequest{JoinToken: secret2, NodeName: "n1", CsrDer: csr, Facts: testFacts()})
+	_, err = agents.Join(ctx, &agentv1.JoinRequest{JoinToken: secret2, NodeName: "n1", CsrDer: csr, Facts: testFacts()})
 	if status.Code(err) != codes.AlreadyExists {
 		t.Errorf("duplicate node name: %v, want AlreadyExists", err)
 	}
@@ -94,13 +95,13 @@ func TestJoin(t *testing.T) {
 	}
 	// Deleting the node revokes its certificate.
 	nodeConn := s.dial(t, ptr(s.nodeCert(t, resp.NodeId)))
-	if _, err := berthv1.NewAgentServiceClient(nodeConn).RenewCertificate(ctx, &berthv1.RenewCertificateRequest{CsrDer: csr}); err != nil {
+	if _, err := agentv1.NewAgentServiceClient(nodeConn).RenewCertificate(ctx, &agentv1.RenewCertificateRequest{CsrDer: csr}); err != nil {
 		t.Fatalf("renew with a fresh node certificate: %v", err)
 	}
 	if _, err := berthv1.NewNodeServiceClient(s.conn).DeleteNode(admin, &berthv1.DeleteNodeRequest{Id: resp.NodeId}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = berthv1.NewAgentServiceClient(nodeConn).RenewCertificate(ctx, &berthv1.RenewCertificateRequest{CsrDer: csr})
+	_, err = agentv1.NewAgentServiceClient(nodeConn).RenewCertificate(ctx, &agentv1.RenewCertificateRequest{CsrDer: csr})
 	if status.Code(err) != codes.Unauthenticated {
 		t.Errorf("deleted node's certificate: %v, want Unauthenticated", err)
 	}
@@ -146,11 +147,11 @@ func TestConnectScopesToOwnNode(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	stream, err := berthv1.NewAgentServiceClient(s.dial(t, &f.nodeCert)).Connect(ctx)
+	stream, err := agentv1.NewAgentServiceClient(s.dial(t, &f.nodeCert)).Connect(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.Send(&berthv1.ConnectRequest{Msg: &berthv1.ConnectRequest_Hello{Hello: &berthv1.AgentHello{Facts: testFacts()}}}); err != nil {
+	if err := stream.Send(&agentv1.ConnectRequest{Msg: &agentv1.ConnectRequest_Hello{Hello: &agentv1.AgentHello{Facts: testFacts()}}}); err != nil {
 		t.Fatal(err)
 	}
 	msg, err := stream.Recv()
@@ -162,12 +163,12 @@ func TestConnectScopesToOwnNode(t *testing.T) {
 		t.Fatalf("desired state %v: want only site A with its secret", ds)
 	}
 	// Report status for both sites: only the node's own is applied.
-	report := &berthv1.SiteStatusReport{Sites: []*berthv1.SiteStatus{
-		{SiteId: f.a.siteID, ObservedGeneration: 1, State: berthv1.SiteState_SITE_STATE_RUNNING,
-			Conditions: []*berthv1.Condition{{Type: "Ready", Status: "True", Reason: "Serving"}}},
-		{SiteId: f.b.siteID, ObservedGeneration: 1, State: berthv1.SiteState_SITE_STATE_FAILED},
+	report := &agentv1.SiteStatusReport{Sites: []*agentv1.SiteStatus{
+		{SiteId: f.a.siteID, ObservedGeneration: 1, State: agentv1.SiteState_SITE_STATE_RUNNING,
+			Conditions: []*agentv1.Condition{{Type: "Ready", Status: "True", Reason: "Serving"}}},
+		{SiteId: f.b.siteID, ObservedGeneration: 1, State: agentv1.SiteState_SITE_STATE_FAILED},
 	}}
-	if err := stream.Send(&berthv1.ConnectRequest{Msg: &berthv1.ConnectRequest_Status{Status: report}}); err != nil {
+	if err := stream.Send(&agentv1.ConnectRequest{Msg: &agentv1.ConnectRequest_Status{Status: report}}); err != nil {
 		t.Fatal(err)
 	}
 	// A spec change of site A reaches the node as a new desired state, which

@@ -14,6 +14,7 @@ import (
 	"github.com/fixaroo/berth/internal/monitor"
 	"github.com/fixaroo/berth/internal/pki"
 	"github.com/fixaroo/berth/internal/store"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
 )
 
@@ -167,7 +168,7 @@ func (a *API) Register(s grpc.ServiceRegistrar) {
 	berthv1.RegisterUserServiceServer(s, userService{API: a})
 	berthv1.RegisterTokenServiceServer(s, tokenService{API: a})
 	berthv1.RegisterAuditServiceServer(s, auditService{API: a})
-	berthv1.RegisterAgentServiceServer(s, agentService{API: a})
+	agentv1.RegisterAgentServiceServer(s, agentService{API: a})
 	berthv1.RegisterReleaseServiceServer(s, releaseService{API: a})
 	berthv1.RegisterLogServiceServer(s, logService{API: a})
 	berthv1.RegisterUptimeServiceServer(s, uptimeService{API: a})

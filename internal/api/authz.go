@@ -1,6 +1,7 @@
 package api
 
 import (
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
 )
 
@@ -82,26 +83,26 @@ var rules = map[string]rule{
 	berthv1.LogService_GetSiteLogs_FullMethodName: {accessAdminOrClient, false},
 
 	// Join proves itself with the one-time join token in the request.
-	berthv1.AgentService_Join_FullMethodName:             {accessPublic, true},
-	berthv1.AgentService_RenewCertificate_FullMethodName: {accessNode, true},
-	berthv1.AgentService_Connect_FullMethodName:          {accessNode, false},
+	agentv1.AgentService_Join_FullMethodName:             {accessPublic, true},
+	agentv1.AgentService_RenewCertificate_FullMethodName: {accessNode, true},
+	agentv1.AgentService_Connect_FullMethodName:          {accessNode, false},
 	// A node fetches only releases of sites placed on it (the handler
 	// answers NotFound for others).
-	berthv1.AgentService_FetchRelease_FullMethodName: {accessNode, false},
+	agentv1.AgentService_FetchRelease_FullMethodName: {accessNode, false},
 	// A node answers only log requests issued to it (the handler answers
 	// NotFound for others).
-	berthv1.AgentService_SendLogs_FullMethodName: {accessNode, false},
+	agentv1.AgentService_SendLogs_FullMethodName: {accessNode, false},
 	// Certificate storage: a node reaches only ACME accounts and the
 	// certificates of its own sites' domains (the handlers answer
 	// PermissionDenied for others); it signs only its own development names.
-	berthv1.AgentService_GetCertData_FullMethodName:     {accessNode, false},
-	berthv1.AgentService_PutCertData_FullMethodName:     {accessNode, true},
-	berthv1.AgentService_DeleteCertData_FullMethodName:  {accessNode, true},
-	berthv1.AgentService_ListCertData_FullMethodName:    {accessNode, false},
-	berthv1.AgentService_StatCertData_FullMethodName:    {accessNode, false},
-	berthv1.AgentService_LockCertData_FullMethodName:    {accessNode, false},
-	berthv1.AgentService_UnlockCertData_FullMethodName:  {accessNode, false},
-	berthv1.AgentService_SignCertificate_FullMethodName: {accessNode, true},
+	agentv1.AgentService_GetCertData_FullMethodName:     {accessNode, false},
+	agentv1.AgentService_PutCertData_FullMethodName:     {accessNode, true},
+	agentv1.AgentService_DeleteCertData_FullMethodName:  {accessNode, true},
+	agentv1.AgentService_ListCertData_FullMethodName:    {accessNode, false},
+	agentv1.AgentService_StatCertData_FullMethodName:    {accessNode, false},
+	agentv1.AgentService_LockCertData_FullMethodName:    {accessNode, false},
+	agentv1.AgentService_UnlockCertData_FullMethodName:  {accessNode, false},
+	agentv1.AgentService_SignCertificate_FullMethodName: {accessNode, true},
 
 	// Clients read their own sites' uptime, incidents, reports and
 	// maintenance windows; the handlers answer NotFound for others.

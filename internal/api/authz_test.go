@@ -26,6 +26,7 @@ import (
 
 	"github.com/fixaroo/berth/internal/auth"
 	"github.com/fixaroo/berth/internal/store"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
 )
 
@@ -355,54 +356,54 @@ var matrix = map[string]matrixRow{
 	},
 
 	// Join needs no credential but the join token in the request.
-	"/berth.v1.AgentService/Join": {
+	"/berth.agent.v1.AgentService/Join": {
 		req: func(f *fixture) proto.Message {
-			return &berthv1.JoinRequest{JoinToken: f.joinTok, NodeName: "joined-" + f.seq, CsrDer: f.csr, Facts: testFacts()}
+			return &agentv1.JoinRequest{JoinToken: f.joinTok, NodeName: "joined-" + f.seq, CsrDer: f.csr, Facts: testFacts()}
 		},
 		want: map[string]codes.Code{none: codes.OK, expired: codes.OK, revoked: codes.OK, admin: codes.OK, clientA: codes.OK, clientB: codes.OK, node: codes.OK},
 	},
-	"/berth.v1.AgentService/RenewCertificate": nodeOnly(func(f *fixture) proto.Message {
-		return &berthv1.RenewCertificateRequest{CsrDer: f.csr}
+	"/berth.agent.v1.AgentService/RenewCertificate": nodeOnly(func(f *fixture) proto.Message {
+		return &agentv1.RenewCertificateRequest{CsrDer: f.csr}
 	}),
-	"/berth.v1.AgentService/Connect": nodeOnly(func(f *fixture) proto.Message {
-		return &berthv1.ConnectRequest{Msg: &berthv1.ConnectRequest_Hello{Hello: &berthv1.AgentHello{Facts: testFacts()}}}
+	"/berth.agent.v1.AgentService/Connect": nodeOnly(func(f *fixture) proto.Message {
+		return &agentv1.ConnectRequest{Msg: &agentv1.ConnectRequest_Hello{Hello: &agentv1.AgentHello{Facts: testFacts()}}}
 	}),
 	// The node may fetch releases of the sites placed on it.
-	"/berth.v1.AgentService/FetchRelease": nodeOnly(func(f *fixture) proto.Message {
-		return &berthv1.FetchReleaseRequest{ReleaseId: f.a.releaseID}
+	"/berth.agent.v1.AgentService/FetchRelease": nodeOnly(func(f *fixture) proto.Message {
+		return &agentv1.FetchReleaseRequest{ReleaseId: f.a.releaseID}
 	}),
 	// Log requests are issued by berthd; one it did not issue is NotFound.
-	"/berth.v1.AgentService/SendLogs": {
+	"/berth.agent.v1.AgentService/SendLogs": {
 		req: func(f *fixture) proto.Message {
-			return &berthv1.SendLogsRequest{RequestId: "logs_01jd0000000000000000000000", Lines: []string{"forged"}}
+			return &agentv1.SendLogsRequest{RequestId: "logs_01jd0000000000000000000000", Lines: []string{"forged"}}
 		},
 		want: map[string]codes.Code{node: codes.NotFound, admin: codes.PermissionDenied, clientA: codes.PermissionDenied, clientB: codes.PermissionDenied},
 	},
 	// Certificate storage of the node's own domains (certs_test.go covers
 	// other nodes' domains).
-	"/berth.v1.AgentService/GetCertData": nodeOnlyCode(codes.NotFound, func(f *fixture) proto.Message {
-		return &berthv1.GetCertDataRequest{Key: certKey(f.a.domain)}
+	"/berth.agent.v1.AgentService/GetCertData": nodeOnlyCode(codes.NotFound, func(f *fixture) proto.Message {
+		return &agentv1.GetCertDataRequest{Key: certKey(f.a.domain)}
 	}),
-	"/berth.v1.AgentService/PutCertData": nodeOnly(func(f *fixture) proto.Message {
-		return &berthv1.PutCertDataRequest{Key: certKey(f.a.domain), Value: []byte("pem")}
+	"/berth.agent.v1.AgentService/PutCertData": nodeOnly(func(f *fixture) proto.Message {
+		return &agentv1.PutCertDataRequest{Key: certKey(f.a.domain), Value: []byte("pem")}
 	}),
-	"/berth.v1.AgentService/DeleteCertData": nodeOnlyCode(codes.NotFound, func(f *fixture) proto.Message {
-		return &berthv1.DeleteCertDataRequest{Key: certKey(f.a.domain)}
+	"/berth.agent.v1.AgentService/DeleteCertData": nodeOnlyCode(codes.NotFound, func(f *fixture) proto.Message {
+		return &agentv1.DeleteCertDataRequest{Key: certKey(f.a.domain)}
 	}),
-	"/berth.v1.AgentService/ListCertData": nodeOnlyCode(codes.NotFound, func(f *fixture) proto.Message {
-		return &berthv1.ListCertDataRequest{Prefix: "certificates", Recursive: true}
+	"/berth.agent.v1.AgentService/ListCertData": nodeOnlyCode(codes.NotFound, func(f *fixture) proto.Message {
+		return &agentv1.ListCertDataRequest{Prefix: "certificates", Recursive: true}
 	}),
-	"/berth.v1.AgentService/StatCertData": nodeOnlyCode(codes.NotFound, func(f *fixture) proto.Message {
-		return &berthv1.StatCertDataRequest{Key: certKey(f.a.domain)}
+	"/berth.agent.v1.AgentService/StatCertData": nodeOnlyCode(codes.NotFound, func(f *fixture) proto.Message {
+		return &agentv1.StatCertDataRequest{Key: certKey(f.a.domain)}
 	}),
-	"/berth.v1.AgentService/LockCertData": nodeOnly(func(f *fixture) proto.Message {
-		return &berthv1.LockCertDataRequest{Name: "issue_cert_" + f.a.domain, TtlSeconds: 60}
+	"/berth.agent.v1.AgentService/LockCertData": nodeOnly(func(f *fixture) proto.Message {
+		return &agentv1.LockCertDataRequest{Name: "issue_cert_" + f.a.domain, TtlSeconds: 60}
 	}),
-	"/berth.v1.AgentService/UnlockCertData": nodeOnly(func(f *fixture) proto.Message {
-		return &berthv1.UnlockCertDataRequest{Name: "issue_cert_" + f.a.domain}
+	"/berth.agent.v1.AgentService/UnlockCertData": nodeOnly(func(f *fixture) proto.Message {
+		return &agentv1.UnlockCertDataRequest{Name: "issue_cert_" + f.a.domain}
 	}),
-	"/berth.v1.AgentService/SignCertificate": nodeOnly(func(f *fixture) proto.Message {
-		return &berthv1.SignCertificateRequest{CsrDer: f.siteCSR}
+	"/berth.agent.v1.AgentService/SignCertificate": nodeOnly(func(f *fixture) proto.Message {
+		return &agentv1.SignCertificateRequest{CsrDer: f.siteCSR}
 	}),
 
 	"/berth.v1.UptimeService/GetSiteUptime": scopedToA(func(f *fixture) proto.Message {
@@ -474,8 +475,8 @@ func nodeOnly(req func(f *fixture) proto.Message) matrixRow {
 	return matrixRow{req: req, want: map[string]codes.Code{node: codes.OK, admin: codes.PermissionDenied, clientA: codes.PermissionDenied, clientB: codes.PermissionDenied}}
 }
 
-func testFacts() *berthv1.NodeFacts {
-	return &berthv1.NodeFacts{Hostname: "test", CpuMillicores: 2000, MemoryMib: 4096, AgentVersion: "test"}
+func testFacts() *agentv1.NodeFacts {
+	return &agentv1.NodeFacts{Hostname: "test", CpuMillicores: 2000, MemoryMib: 4096, AgentVersion: "test"}
 }
 
 // berthMethods lists every RPC of the berth.v1 package from the compiled

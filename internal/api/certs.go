@@ -16,7 +16,7 @@ import (
 	"github.com/fixaroo/berth/internal/auth"
 	"github.com/fixaroo/berth/internal/store"
 	"github.com/fixaroo/berth/internal/validate"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 // The nodes' certificate storage. certmagic lays keys out as
@@ -132,7 +132,7 @@ func (s agentService) authorizeCertKey(ctx context.Context, key string) error {
 	return &validate.Error{Field: "key", Msg: "must be a '/'-separated path of printable characters, at most 512"}
 }
 
-func (s agentService) GetCertData(ctx context.Context, req *berthv1.GetCertDataRequest) (*berthv1.GetCertDataResponse, error) {
+func (s agentService) GetCertData(ctx context.Context, req *agentv1.GetCertDataRequest) (*agentv1.GetCertDataResponse, error) {
 	if err := s.authorizeCertKey(ctx, req.GetKey()); err != nil {
 		return nil, err
 	}
@@ -144,10 +144,10 @@ func (s agentService) GetCertData(ctx context.Context, req *berthv1.GetCertDataR
 	if err != nil {
 		return nil, err
 	}
-	return &berthv1.GetCertDataResponse{Value: d.Value, ModifyTime: timestamppb.New(d.ModifyTime)}, nil
+	return &agentv1.GetCertDataResponse{Value: d.Value, ModifyTime: timestamppb.New(d.ModifyTime)}, nil
 }
 
-func (s agentService) PutCertData(ctx context.Context, req *berthv1.PutCertDataRequest) (*berthv1.PutCertDataResponse, error) {
+func (s agentService) PutCertData(ctx context.Context, req *agentv1.PutCertDataRequest) (*agentv1.PutCertDataResponse, error) {
 	if err := s.authorizeCertKey(ctx, req.GetKey()); err != nil {
 		return nil, err
 	}
@@ -164,10 +164,10 @@ func (s agentService) PutCertData(ctx context.Context, req *berthv1.PutCertDataR
 	if err != nil {
 		return nil, err
 	}
-	return &berthv1.PutCertDataResponse{}, nil
+	return &agentv1.PutCertDataResponse{}, nil
 }
 
-func (s agentService) DeleteCertData(ctx context.Context, req *berthv1.DeleteCertDataRequest) (*berthv1.DeleteCertDataResponse, error) {
+func (s agentService) DeleteCertData(ctx context.Context, req *agentv1.DeleteCertDataRequest) (*agentv1.DeleteCertDataResponse, error) {
 	if err := s.authorizeCertKey(ctx, req.GetKey()); err != nil {
 		return nil, err
 	}
@@ -181,7 +181,7 @@ func (s agentService) DeleteCertData(ctx context.Context, req *berthv1.DeleteCer
 	if err != nil {
 		return nil, err
 	}
-	return &berthv1.DeleteCertDataResponse{}, nil
+	return &agentv1.DeleteCertDataResponse{}, nil
 }
 
 // visibleCertKey says whether a listed key may be shown to a node that
@@ -191,7 +191,7 @@ func visibleCertKey(key string, domains map[string]bool) bool {
 	return scope == certKeyAccount || scope == certKeyDirectory || (scope == certKeyDomain && domains[domain])
 }
 
-func (s agentService) ListCertData(ctx context.Context, req *berthv1.ListCertDataRequest) (*berthv1.ListCertDataResponse, error) {
+func (s agentService) ListCertData(ctx context.Context, req *agentv1.ListCertDataRequest) (*agentv1.ListCertDataResponse, error) {
 	if req.GetPrefix() != "" {
 		if scope, _ := classifyCertKey(req.GetPrefix()); scope == certKeyInvalid {
 			return nil, &validate.Error{Field: "prefix", Msg: "must be empty or a '/'-separated path of printable characters"}
@@ -213,10 +213,10 @@ func (s agentService) ListCertData(ctx context.Context, req *berthv1.ListCertDat
 	if len(keys) == 0 {
 		return nil, status.Errorf(codes.NotFound, "no certificate data under %q", req.GetPrefix())
 	}
-	return &berthv1.ListCertDataResponse{Keys: keys}, nil
+	return &agentv1.ListCertDataResponse{Keys: keys}, nil
 }
 
-func (s agentService) StatCertData(ctx context.Context, req *berthv1.StatCertDataRequest) (*berthv1.StatCertDataResponse, error) {
+func (s agentService) StatCertData(ctx context.Context, req *agentv1.StatCertDataRequest) (*agentv1.StatCertDataResponse, error) {
 	scope, _ := classifyCertKey(req.GetKey())
 	if scope == certKeyInvalid {
 		return nil, s.authorizeCertKey(ctx, req.GetKey()) // the syntax error
@@ -234,7 +234,7 @@ func (s agentService) StatCertData(ctx context.Context, req *berthv1.StatCertDat
 	if err != nil {
 		return nil, err
 	}
-	return &berthv1.StatCertDataResponse{Key: info.Key, Size: info.Size, ModifyTime: timestamppb.New(info.ModifyTime), Terminal: info.IsTerminal}, nil
+	return &agentv1.StatCertDataResponse{Key: info.Key, Size: info.Size, ModifyTime: timestamppb.New(info.ModifyTime), Terminal: info.IsTerminal}, nil
 }
 
 // validLockName accepts certmagic's lock names, e.g. "issue_cert_example.com".
@@ -250,7 +250,7 @@ func validLockName(name string) error {
 	return nil
 }
 
-func (s agentService) LockCertData(ctx context.Context, req *berthv1.LockCertDataRequest) (*berthv1.LockCertDataResponse, error) {
+func (s agentService) LockCertData(ctx context.Context, req *agentv1.LockCertDataRequest) (*agentv1.LockCertDataResponse, error) {
 	if err := validLockName(req.GetName()); err != nil {
 		return nil, err
 	}
@@ -268,10 +268,10 @@ func (s agentService) LockCertData(ctx context.Context, req *berthv1.LockCertDat
 	if err != nil {
 		return nil, err
 	}
-	return &berthv1.LockCertDataResponse{Acquired: ok}, nil
+	return &agentv1.LockCertDataResponse{Acquired: ok}, nil
 }
 
-func (s agentService) UnlockCertData(ctx context.Context, req *berthv1.UnlockCertDataRequest) (*berthv1.UnlockCertDataResponse, error) {
+func (s agentService) UnlockCertData(ctx context.Context, req *agentv1.UnlockCertDataRequest) (*agentv1.UnlockCertDataResponse, error) {
 	if err := validLockName(req.GetName()); err != nil {
 		return nil, err
 	}
@@ -280,7 +280,7 @@ func (s agentService) UnlockCertData(ctx context.Context, req *berthv1.UnlockCer
 	if err != nil {
 		return nil, err
 	}
-	return &berthv1.UnlockCertDataResponse{}, nil
+	return &agentv1.UnlockCertDataResponse{}, nil
 }
 
 // internalName says whether domain lies under one of the suffixes.
@@ -293,7 +293,7 @@ func internalName(domain string, suffixes []string) bool {
 	return false
 }
 
-func (s agentService) SignCertificate(ctx context.Context, req *berthv1.SignCertificateRequest) (*berthv1.SignCertificateResponse, error) {
+func (s agentService) SignCertificate(ctx context.Context, req *agentv1.SignCertificateRequest) (*agentv1.SignCertificateResponse, error) {
 	csr, err := x509.ParseCertificateRequest(req.GetCsrDer())
 	if err != nil || csr.CheckSignature() != nil {
 		return nil, &validate.Error{Field: "csr_der", Msg: "is not a valid, signed PKCS #10 certificate request"}
@@ -327,29 +327,7 @@ func (s agentService) SignCertificate(ctx context.Context, req *berthv1.SignCert
 		return nil, err
 	}
 	chain := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	return &berthv1.SignCertificateResponse{ChainPem: append(chain, s.ca.CertPEM()...)}, nil
-}
-
-// certificateStatus converts a node's report to the store's form, keeping
-// only the site's own domains.
-func certificateStatuses(site *store.Site, in []*berthv1.CertificateStatus) []store.CertificateStatus {
-	var out []store.CertificateStatus
-	for _, c := range in {
-		if !slices.Contains(site.Domains(), c.GetDomain()) {
-			continue
-		}
-		cs := store.CertificateStatus{Domain: c.GetDomain(), Issuer: truncate(c.GetIssuer(), 128),
-			LastError: truncate(c.GetLastError(), 1024), Managed: c.GetManaged()}
-		if c.GetNotAfter() != nil {
-			cs.NotAfter = c.GetNotAfter().AsTime()
-		}
-		if c.GetLastAttemptTime() != nil {
-			cs.LastAttempt = c.GetLastAttemptTime().AsTime()
-		}
-		out = append(out, cs)
-	}
-	slices.SortFunc(out, func(a, b store.CertificateStatus) int { return strings.Compare(a.Domain, b.Domain) })
-	return out
+	return &agentv1.SignCertificateResponse{ChainPem: append(chain, s.ca.CertPEM()...)}, nil
 }
 
 // certificateCondition summarises a site's certificates: False names the

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fixaroo/berth/internal/store"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 // TestCertStorageIsolation: a node reaches the certificates of its own
@@ -20,32 +20,32 @@ import (
 func TestCertStorageIsolation(t *testing.T) {
 	s := newServer(t)
 	f := newFixture(t, s)
-	agent := berthv1.NewAgentServiceClient(s.dial(t, &f.nodeCert))
+	agent := agentv1.NewAgentServiceClient(s.dial(t, &f.nodeCert))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
 	// Client B's site is on no node: its key is out of reach.
 	own, other := certKey(f.a.domain), certKey(f.b.domain)
-	if _, err := agent.PutCertData(ctx, &berthv1.PutCertDataRequest{Key: own, Value: []byte("own")}); err != nil {
+	if _, err := agent.PutCertData(ctx, &agentv1.PutCertDataRequest{Key: own, Value: []byte("own")}); err != nil {
 		t.Fatal(err)
 	}
 	s.update(t, func(tx store.Tx) error {
 		return tx.PutCertData(&store.CertData{Key: other, Value: []byte("other's key"), ModifyTime: time.Now()})
 	})
-	if _, err := agent.GetCertData(ctx, &berthv1.GetCertDataRequest{Key: other}); status.Code(err) != codes.PermissionDenied {
+	if _, err := agent.GetCertData(ctx, &agentv1.GetCertDataRequest{Key: other}); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("Get of another node's certificate: %v, want PermissionDenied", err)
 	}
-	if _, err := agent.PutCertData(ctx, &berthv1.PutCertDataRequest{Key: other, Value: []byte("x")}); status.Code(err) != codes.PermissionDenied {
+	if _, err := agent.PutCertData(ctx, &agentv1.PutCertDataRequest{Key: other, Value: []byte("x")}); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("Put of another node's certificate: %v, want PermissionDenied", err)
 	}
-	if _, err := agent.DeleteCertData(ctx, &berthv1.DeleteCertDataRequest{Key: "certificates"}); status.Code(err) != codes.PermissionDenied {
+	if _, err := agent.DeleteCertData(ctx, &agentv1.DeleteCertDataRequest{Key: "certificates"}); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("Delete of every certificate: %v, want PermissionDenied", err)
 	}
-	got, err := agent.GetCertData(ctx, &berthv1.GetCertDataRequest{Key: own})
+	got, err := agent.GetCertData(ctx, &agentv1.GetCertDataRequest{Key: own})
 	if err != nil || string(got.GetValue()) != "own" {
 		t.Errorf("Get own = %q, %v", got.GetValue(), err)
 	}
-	list, err := agent.ListCertData(ctx, &berthv1.ListCertDataRequest{Prefix: "certificates", Recursive: true})
+	list, err := agent.ListCertData(ctx, &agentv1.ListCertDataRequest{Prefix: "certificates", Recursive: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestCertStorageIsolation(t *testing.T) {
 	}
 
 	// Locks exclude other holders.
-	if r, err := agent.LockCertData(ctx, &berthv1.LockCertDataRequest{Name: "issue_cert_x", TtlSeconds: 60}); err != nil || !r.GetAcquired() {
+	if r, err := agent.LockCertData(ctx, &agentv1.LockCertDataRequest{Name: "issue_cert_x", TtlSeconds: 60}); err != nil || !r.GetAcquired() {
 		t.Fatalf("Lock = %v, %v", r, err)
 	}
 	s.update(t, func(tx store.Tx) error {
@@ -66,7 +66,7 @@ func TestCertStorageIsolation(t *testing.T) {
 	})
 
 	// Signing: a development name of a site on this node only.
-	resp, err := agent.SignCertificate(ctx, &berthv1.SignCertificateRequest{CsrDer: f.siteCSR})
+	resp, err := agent.SignCertificate(ctx, &agentv1.SignCertificateRequest{CsrDer: f.siteCSR})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestCertStorageIsolation(t *testing.T) {
 		"own and another's":       {f.a.domain, f.b.domain},
 	} {
 		_, csr := newSiteCSR(t, csrNames...)
-		if _, err := agent.SignCertificate(ctx, &berthv1.SignCertificateRequest{CsrDer: csr}); status.Code(err) != codes.PermissionDenied {
+		if _, err := agent.SignCertificate(ctx, &agentv1.SignCertificateRequest{CsrDer: csr}); status.Code(err) != codes.PermissionDenied {
 			t.Errorf("Sign %s: %v, want PermissionDenied", name, err)
 		}
 	}
@@ -98,11 +98,11 @@ func TestCertificateStatusCondition(t *testing.T) {
 	f := newFixture(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	stream, err := berthv1.NewAgentServiceClient(s.dial(t, &f.nodeCert)).Connect(ctx)
+	stream, err := agentv1.NewAgentServiceClient(s.dial(t, &f.nodeCert)).Connect(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.Send(&berthv1.ConnectRequest{Msg: &berthv1.ConnectRequest_Hello{Hello: &berthv1.AgentHello{Facts: testFacts()}}}); err != nil {
+	if err := stream.Send(&agentv1.ConnectRequest{Msg: &agentv1.ConnectRequest_Hello{Hello: &agentv1.AgentHello{Facts: testFacts()}}}); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
@@ -113,11 +113,11 @@ func TestCertificateStatusCondition(t *testing.T) {
 		}
 	}()
 	// report sends cs and waits until the site records it.
-	report := func(cs *berthv1.CertificateStatus) *store.Site {
+	report := func(cs *agentv1.CertificateStatus) *store.Site {
 		t.Helper()
-		err := stream.Send(&berthv1.ConnectRequest{Msg: &berthv1.ConnectRequest_Status{Status: &berthv1.SiteStatusReport{Sites: []*berthv1.SiteStatus{{
-			SiteId: f.a.siteID, ObservedGeneration: 1, State: berthv1.SiteState_SITE_STATE_RUNNING,
-			Certificates: []*berthv1.CertificateStatus{cs, {Domain: "not-this-sites.example.com", LastError: "ignored"}},
+		err := stream.Send(&agentv1.ConnectRequest{Msg: &agentv1.ConnectRequest_Status{Status: &agentv1.SiteStatusReport{Sites: []*agentv1.SiteStatus{{
+			SiteId: f.a.siteID, ObservedGeneration: 1, State: agentv1.SiteState_SITE_STATE_RUNNING,
+			Certificates: []*agentv1.CertificateStatus{cs, {Domain: "not-this-sites.example.com", LastError: "ignored"}},
 		}}}}})
 		if err != nil {
 			t.Fatal(err)
@@ -148,7 +148,7 @@ func TestCertificateStatusCondition(t *testing.T) {
 		return store.Condition{}
 	}
 	const caErr = "urn:ietf:params:acme:error:connection: Fetching http://x/.well-known/acme-challenge/y: Connection refused"
-	site := report(&berthv1.CertificateStatus{Domain: f.a.domain, Issuer: "acme:127.0.0.1:14000", LastError: caErr, Managed: true,
+	site := report(&agentv1.CertificateStatus{Domain: f.a.domain, Issuer: "acme:127.0.0.1:14000", LastError: caErr, Managed: true,
 		LastAttemptTime: timestamppb.Now()})
 	if len(site.Certificates) != 1 || site.Certificates[0].LastError != caErr {
 		t.Fatalf("certificates = %+v", site.Certificates)
@@ -156,7 +156,7 @@ func TestCertificateStatusCondition(t *testing.T) {
 	if c := condition(site); c.Status != "False" || c.Message != f.a.domain+": "+caErr {
 		t.Errorf("condition = %+v", c)
 	}
-	site = report(&berthv1.CertificateStatus{Domain: f.a.domain, Issuer: "acme:127.0.0.1:14000", Managed: true,
+	site = report(&agentv1.CertificateStatus{Domain: f.a.domain, Issuer: "acme:127.0.0.1:14000", Managed: true,
 		NotAfter: timestamppb.New(time.Now().Add(90 * 24 * time.Hour)), LastAttemptTime: timestamppb.Now()})
 	if c := condition(site); c.Status != "True" {
 		t.Errorf("condition after success = %+v", c)

@@ -13,6 +13,7 @@ import (
 	"github.com/fixaroo/berth/internal/auth"
 	"github.com/fixaroo/berth/internal/store"
 	"github.com/fixaroo/berth/internal/validate"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
 )
 
@@ -58,7 +59,7 @@ func newLogRelay() *logRelay {
 
 // nodeSession is a node's live Connect stream, as log readers see it.
 type nodeSession struct {
-	requests chan *berthv1.LogsRequest // Connect sends them to the node
+	requests chan *agentv1.LogsRequest // Connect sends them to the node
 	done     chan struct{}             // closed when the stream has ended
 }
 
@@ -77,7 +78,7 @@ type pendingLogs struct {
 // attach records the Connect stream of nodeID as its live one: a newer
 // stream of the same node replaces an older one.
 func (r *logRelay) attach(nodeID string) *nodeSession {
-	sess := &nodeSession{requests: make(chan *berthv1.LogsRequest, sessionRequests), done: make(chan struct{})}
+	sess := &nodeSession{requests: make(chan *agentv1.LogsRequest, sessionRequests), done: make(chan struct{})}
 	r.mu.Lock()
 	r.sessions[nodeID] = sess
 	r.mu.Unlock()
@@ -189,7 +190,7 @@ func (s logService) GetSiteLogs(req *berthv1.GetSiteLogsRequest, stream berthv1.
 	nodeGone := status.Errorf(codes.Unavailable, "node %s disconnected before it sent the logs of site %q; retry", site.NodeID, id)
 	timeout := time.NewTimer(s.logsStartTimeout)
 	defer timeout.Stop()
-	lr := &berthv1.LogsRequest{RequestId: reqID, SiteId: id, Follow: req.GetFollow(), TailLines: tail}
+	lr := &agentv1.LogsRequest{RequestId: reqID, SiteId: id, Follow: req.GetFollow(), TailLines: tail}
 	select {
 	case sess.requests <- lr:
 	case <-sess.done:
@@ -231,7 +232,7 @@ func (s logService) GetSiteLogs(req *berthv1.GetSiteLogsRequest, stream berthv1.
 
 // SendLogs relays a node's answer to a LogsRequest to the reader waiting
 // for it. The request id must have been issued to the calling node.
-func (s agentService) SendLogs(stream berthv1.AgentService_SendLogsServer) error {
+func (s agentService) SendLogs(stream agentv1.AgentService_SendLogsServer) error {
 	ctx := stream.Context()
 	nodeID := auth.FromContext(ctx).NodeID
 	first, err := stream.Recv()
@@ -256,15 +257,15 @@ func (s agentService) SendLogs(stream berthv1.AgentService_SendLogsServer) error
 		return err
 	}
 	// OK also when the reader went away: the node stops sending either way.
-	return stream.SendAndClose(&berthv1.SendLogsResponse{})
+	return stream.SendAndClose(&agentv1.SendLogsResponse{})
 }
 
 // relayLogs passes the lines of the node's messages, starting with first,
 // to p's reader until the node ends its call, reports an error or the
 // reader goes away. result is what the reader is told; err ends the call.
-func (s agentService) relayLogs(stream berthv1.AgentService_SendLogsServer, p *pendingLogs, first *berthv1.SendLogsRequest) (result, err error) {
+func (s agentService) relayLogs(stream agentv1.AgentService_SendLogsServer, p *pendingLogs, first *agentv1.SendLogsRequest) (result, err error) {
 	ctx := stream.Context()
-	msgs := make(chan *berthv1.SendLogsRequest)
+	msgs := make(chan *agentv1.SendLogsRequest)
 	recvErr := make(chan error, 1)
 	// The handler must watch for the reader going away while the node is
 	// quiet, so the stream is read by a goroutine; it ends when the call does.

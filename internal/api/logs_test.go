@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/fixaroo/berth/internal/api"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
 )
 
@@ -23,20 +24,20 @@ import (
 // SendLogs calls on a connection with the node's certificate.
 type fakeNode struct {
 	t       *testing.T
-	agents  berthv1.AgentServiceClient
-	connect berthv1.AgentService_ConnectClient
+	agents  agentv1.AgentServiceClient
+	connect agentv1.AgentService_ConnectClient
 }
 
 // connectNode opens the Connect stream of the node with cert and waits for
 // the first desired state, after which berthd knows the node is connected.
 func connectNode(t *testing.T, ctx context.Context, conn *grpc.ClientConn) *fakeNode {
 	t.Helper()
-	n := &fakeNode{t: t, agents: berthv1.NewAgentServiceClient(conn)}
+	n := &fakeNode{t: t, agents: agentv1.NewAgentServiceClient(conn)}
 	var err error
 	if n.connect, err = n.agents.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.connect.Send(&berthv1.ConnectRequest{Msg: &berthv1.ConnectRequest_Hello{Hello: &berthv1.AgentHello{Facts: testFacts()}}}); err != nil {
+	if err := n.connect.Send(&agentv1.ConnectRequest{Msg: &agentv1.ConnectRequest_Hello{Hello: &agentv1.AgentHello{Facts: testFacts()}}}); err != nil {
 		t.Fatal(err)
 	}
 	if msg, err := n.connect.Recv(); err != nil || msg.GetDesiredState() == nil {
@@ -46,7 +47,7 @@ func connectNode(t *testing.T, ctx context.Context, conn *grpc.ClientConn) *fake
 }
 
 // logsRequest returns the next LogsRequest berthd sends the node.
-func (n *fakeNode) logsRequest() *berthv1.LogsRequest {
+func (n *fakeNode) logsRequest() *agentv1.LogsRequest {
 	n.t.Helper()
 	for {
 		msg, err := n.connect.Recv()
@@ -110,13 +111,13 @@ func TestGetSiteLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var want []string
-	if err := send.Send(&berthv1.SendLogsRequest{RequestId: lr.RequestId}); err != nil {
+	if err := send.Send(&agentv1.SendLogsRequest{RequestId: lr.RequestId}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 40 {
 		batch := []string{fmt.Sprintf("line %d.1", i), fmt.Sprintf("line %d.2", i)}
 		want = append(want, batch...)
-		if err := send.Send(&berthv1.SendLogsRequest{Lines: batch}); err != nil {
+		if err := send.Send(&agentv1.SendLogsRequest{Lines: batch}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -136,7 +137,7 @@ func TestGetSiteLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send.Send(&berthv1.SendLogsRequest{RequestId: lr.RequestId, Lines: []string{"again"}})
+	send.Send(&agentv1.SendLogsRequest{RequestId: lr.RequestId, Lines: []string{"again"}})
 	if _, err := send.CloseAndRecv(); status.Code(err) != codes.NotFound {
 		t.Errorf("second answer to one request: %v, want NotFound", err)
 	}
@@ -153,7 +154,7 @@ func TestGetSiteLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send.Send(&berthv1.SendLogsRequest{RequestId: lr.RequestId, Error: "container berth-x: not found"})
+	send.Send(&agentv1.SendLogsRequest{RequestId: lr.RequestId, Error: "container berth-x: not found"})
 	if _, err := send.CloseAndRecv(); err != nil {
 		t.Errorf("SendLogs with an error: %v", err)
 	}
@@ -203,7 +204,7 @@ func TestFollowEndsWithTheReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := send.Send(&berthv1.SendLogsRequest{RequestId: lr.RequestId, Lines: []string{"first"}}); err != nil {
+	if err := send.Send(&agentv1.SendLogsRequest{RequestId: lr.RequestId, Lines: []string{"first"}}); err != nil {
 		t.Fatal(err)
 	}
 	msg, err := stream.Recv()
@@ -212,7 +213,7 @@ func TestFollowEndsWithTheReader(t *testing.T) {
 	}
 	stopReading()
 	// The node's call ends with OK, with no more sends from the node.
-	if err := send.RecvMsg(&berthv1.SendLogsResponse{}); err != nil {
+	if err := send.RecvMsg(&agentv1.SendLogsResponse{}); err != nil {
 		t.Errorf("SendLogs after the reader went away: %v, want OK", err)
 	}
 }
@@ -231,12 +232,12 @@ func TestSendLogsOnlyFromTheAskedNode(t *testing.T) {
 	}
 	lr := node.logsRequest()
 
-	spare := berthv1.NewAgentServiceClient(s.dial(t, ptr(s.nodeCert(t, f.spareNodeID))))
+	spare := agentv1.NewAgentServiceClient(s.dial(t, ptr(s.nodeCert(t, f.spareNodeID))))
 	send, err := spare.SendLogs(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	send.Send(&berthv1.SendLogsRequest{RequestId: lr.RequestId, Lines: []string{"forged"}})
+	send.Send(&agentv1.SendLogsRequest{RequestId: lr.RequestId, Lines: []string{"forged"}})
 	if _, err := send.CloseAndRecv(); status.Code(err) != codes.NotFound {
 		t.Errorf("another node answering the request: %v, want NotFound", err)
 	}
@@ -246,7 +247,7 @@ func TestSendLogsOnlyFromTheAskedNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send.Send(&berthv1.SendLogsRequest{RequestId: lr.RequestId, Lines: []string{"genuine"}})
+	send.Send(&agentv1.SendLogsRequest{RequestId: lr.RequestId, Lines: []string{"genuine"}})
 	if _, err := send.CloseAndRecv(); err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +276,7 @@ func TestGetSiteLogsNodeDoesNotAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send.Send(&berthv1.SendLogsRequest{RequestId: lr.RequestId, Lines: []string{"late"}})
+	send.Send(&agentv1.SendLogsRequest{RequestId: lr.RequestId, Lines: []string{"late"}})
 	if _, err := send.CloseAndRecv(); status.Code(err) != codes.NotFound {
 		t.Errorf("late answer: %v, want NotFound", err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/fixaroo/berth/internal/api"
 	"github.com/fixaroo/berth/internal/blobs"
 	"github.com/fixaroo/berth/internal/store"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
 )
 
@@ -464,11 +465,11 @@ func TestFetchRelease(t *testing.T) {
 	}
 	rel := resp.Release
 	nodeConn := s.dial(t, &f.nodeCert)
-	agents := berthv1.NewAgentServiceClient(nodeConn)
+	agents := agentv1.NewAgentServiceClient(nodeConn)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	stream, err := agents.FetchRelease(ctx, &berthv1.FetchReleaseRequest{ReleaseId: rel.Id})
+	stream, err := agents.FetchRelease(ctx, &agentv1.FetchReleaseRequest{ReleaseId: rel.Id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +499,7 @@ func TestFetchRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{relB.Release.Id, store.NewID("rel", time.Now())} {
-		stream, err := agents.FetchRelease(ctx, &berthv1.FetchReleaseRequest{ReleaseId: id})
+		stream, err := agents.FetchRelease(ctx, &agentv1.FetchReleaseRequest{ReleaseId: id})
 		if err == nil {
 			_, err = stream.Recv()
 		}
@@ -510,7 +511,7 @@ func TestFetchRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := conn.Send(&berthv1.ConnectRequest{Msg: &berthv1.ConnectRequest_Hello{Hello: &berthv1.AgentHello{Facts: testFacts()}}}); err != nil {
+	if err := conn.Send(&agentv1.ConnectRequest{Msg: &agentv1.ConnectRequest_Hello{Hello: &agentv1.AgentHello{Facts: testFacts()}}}); err != nil {
 		t.Fatal(err)
 	}
 	msg, err := conn.Recv()

@@ -11,7 +11,7 @@ import (
 
 	"github.com/fixaroo/berth/internal/store"
 	"github.com/fixaroo/berth/internal/uptime"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 // TestMaintenanceWindow has three sites go down for minutes 2–6 as every
@@ -68,10 +68,10 @@ func TestMaintenanceWindow(t *testing.T) {
 	seq := map[string]uint64{}
 	for _, site := range sites {
 		for _, v := range []string{"node_a", "node_b", "berthd"} {
-			var batch []*berthv1.ProbeResult
+			var batch []*agentv1.ProbeResult
 			for minute := range 10 {
 				seq[v]++
-				r := &berthv1.ProbeResult{Seq: seq[v], SiteId: site.id, Time: timestamppb.New(t0.Add(time.Duration(minute)*time.Minute + 20*time.Second)),
+				r := &agentv1.ProbeResult{Seq: seq[v], SiteId: site.id, Time: timestamppb.New(t0.Add(time.Duration(minute)*time.Minute + 20*time.Second)),
 					Ok: minute < 2 || minute > 6}
 				if !r.Ok {
 					r.ErrorClass = "refused"

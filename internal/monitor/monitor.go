@@ -28,7 +28,7 @@ import (
 	"github.com/fixaroo/berth/internal/probe"
 	"github.com/fixaroo/berth/internal/store"
 	"github.com/fixaroo/berth/internal/uptime"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 // BerthdVantage is the vantage name of berthd's own probes.
@@ -113,7 +113,7 @@ func New(o Options) *Monitor {
 // node with a known edge is probed by its own node and by up to Peers
 // other ready nodes, chosen by a stable hash of the site so that the load
 // spreads and stays put.
-func (m *Monitor) Assignments(tx store.ReadTx, nodeID string) ([]*berthv1.ProbeAssignment, error) {
+func (m *Monitor) Assignments(tx store.ReadTx, nodeID string) ([]*agentv1.ProbeAssignment, error) {
 	nodes, err := tx.ListNodes(store.Page{Limit: 1000})
 	if err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ func (m *Monitor) Assignments(tx store.ReadTx, nodeID string) ([]*berthv1.ProbeA
 		}
 		edges[n.ID] = n.EdgeAddress
 	}
-	var out []*berthv1.ProbeAssignment
+	var out []*agentv1.ProbeAssignment
 	for s, err := range store.AllSites(tx, store.SiteFilter{}) {
 		if err != nil {
 			return nil, err
@@ -158,9 +158,9 @@ func monitored(s *store.Site) bool {
 	return true
 }
 
-func (m *Monitor) assignment(s *store.Site, target string) *berthv1.ProbeAssignment {
+func (m *Monitor) assignment(s *store.Site, target string) *agentv1.ProbeAssignment {
 	t := m.target(s, target)
-	return &berthv1.ProbeAssignment{SiteId: s.ID, Domain: s.PrimaryDomain, Target: target,
+	return &agentv1.ProbeAssignment{SiteId: s.ID, Domain: s.PrimaryDomain, Target: target,
 		IntervalSeconds: int32(m.interval(s) / time.Second), TimeoutMs: int32(t.Timeout / time.Millisecond),
 		ExpectedStatus: int32(t.ExpectedStatus), Keyword: t.Keyword}
 }
@@ -199,7 +199,7 @@ func rank(siteID, nodeID string) uint64 {
 }
 
 // Ingest stores results a node sent and returns the highest seq stored.
-func (m *Monitor) Ingest(ctx context.Context, nodeID string, rs []*berthv1.ProbeResult) (uint64, error) {
+func (m *Monitor) Ingest(ctx context.Context, nodeID string, rs []*agentv1.ProbeResult) (uint64, error) {
 	var ack uint64
 	batch := make([]store.ProbeResult, 0, len(rs))
 	for _, r := range rs {
@@ -232,7 +232,7 @@ func (m *Monitor) Ingest(ctx context.Context, nodeID string, rs []*berthv1.Probe
 	return ack, nil
 }
 
-func fromProto(nodeID string, r *berthv1.ProbeResult) store.ProbeResult {
+func fromProto(nodeID string, r *agentv1.ProbeResult) store.ProbeResult {
 	pr := store.ProbeResult{NodeID: nodeID, Seq: r.GetSeq(), SiteID: r.GetSiteId(), Time: r.GetTime().AsTime(), OK: r.GetOk(),
 		StatusCode: r.GetStatusCode(), TotalMS: r.GetTotalMs(), ConnectMS: r.GetConnectMs(), TLSMS: r.GetTlsMs(),
 		FirstByteMS: r.GetFirstByteMs(), ErrorClass: r.GetErrorClass(), Error: truncate(r.GetError(), 512)}

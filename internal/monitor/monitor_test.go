@@ -14,7 +14,7 @@ import (
 	"github.com/fixaroo/berth/internal/store"
 	"github.com/fixaroo/berth/internal/store/sqlite"
 	"github.com/fixaroo/berth/internal/uptime"
-	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
+	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
 // clock is a settable time source.
@@ -91,11 +91,11 @@ func TestEvaluate(t *testing.T) {
 	seq := map[string]uint64{}
 	send := func(vantage string, minute int, ok bool) {
 		seq[vantage]++
-		r := &berthv1.ProbeResult{Seq: seq[vantage], SiteId: "site_1", Time: timestamppb.New(t0.Add(time.Duration(minute)*time.Minute + 20*time.Second)), Ok: ok}
+		r := &agentv1.ProbeResult{Seq: seq[vantage], SiteId: "site_1", Time: timestamppb.New(t0.Add(time.Duration(minute)*time.Minute + 20*time.Second)), Ok: ok}
 		if !ok {
 			r.ErrorClass = "refused"
 		}
-		batch := []*berthv1.ProbeResult{r}
+		batch := []*agentv1.ProbeResult{r}
 		for range 2 { // the second is a retransmission
 			if ack, err := m.Ingest(ctx, vantage, batch); err != nil || ack != seq[vantage] {
 				t.Fatalf("Ingest: ack %d, %v; want %d", ack, err, seq[vantage])
