@@ -45,11 +45,15 @@ type Reporter interface {
 // Options are the parts that Run does not build itself. Zero values mean
 // the defaults stated.
 type Options struct {
-	// Applier receives every desired state. Default: one that only logs.
+	// Applier receives every desired state. Default (nil): the node's real
+	// stack, which Run builds itself: a reconciler that runs the sites on
+	// the local Docker engine, and the edge that serves them. Tests pass
+	// their own to run the agent without an engine.
 	Applier Applier
 	// Facts returns the node's facts, for the join and for each hello.
-	// Default HostFacts (no Docker version). Run sets the labels from the
-	// configuration; if Facts fails, Run logs it and uses HostFacts.
+	// Default: HostFacts, with the engine's version when Run builds the
+	// Docker stack. Run sets the labels from the configuration; if Facts
+	// fails, Run logs it and uses HostFacts.
 	Facts func(ctx context.Context) (*agentv1.NodeFacts, error)
 	// Usage returns the content of each heartbeat. Default: the memory in
 	// use, no container count.
