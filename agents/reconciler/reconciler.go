@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fixaroo/berth/agents/runtime/docker"
+	"github.com/fixaroo/berth/agents/terminal"
 	"github.com/fixaroo/berth/internal/seal"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
@@ -255,13 +256,13 @@ func (r *Reconciler) reconcile(ctx context.Context, siteID string) error {
 	case agentv1.SiteKind_SITE_KIND_WORDPRESS:
 		st, err = r.reconcileWordPress(ctx, want)
 	default:
-		err = terminalf("unknown site kind %v", want.GetKind())
+		err = terminal.Errorf("unknown site kind %v", want.GetKind())
 	}
 	if err != nil {
 		st = failedStatus(want, err)
 	}
 	r.report(st)
-	if docker.IsTerminal(err) || isTerminal(err) {
+	if terminal.Is(err) {
 		return nil // retrying cannot help; the next spec change or resync will
 	}
 	return err
@@ -327,7 +328,7 @@ func sameStatus(a, b *agentv1.SiteStatus) bool {
 
 func failedStatus(want *agentv1.SiteAssignment, err error) *agentv1.SiteStatus {
 	reason, state := "Retrying", agentv1.SiteState_SITE_STATE_PROVISIONING
-	if docker.IsTerminal(err) || isTerminal(err) {
+	if terminal.Is(err) {
 		reason, state = "Failed", agentv1.SiteState_SITE_STATE_FAILED
 	}
 	return &agentv1.SiteStatus{SiteId: want.GetSiteId(), ObservedGeneration: want.GetGeneration(), State: state,
@@ -336,18 +337,6 @@ func failedStatus(want *agentv1.SiteAssignment, err error) *agentv1.SiteStatus {
 
 func cond(typ, status, reason, msg string) *agentv1.Condition {
 	return &agentv1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, LastTransitionTime: timestamppb.Now()}
-}
-
-// terminalError marks errors that retrying cannot fix.
-type terminalError struct{ error }
-
-func (e terminalError) Unwrap() error { return e.error }
-
-func terminalf(format string, args ...any) error { return terminalError{fmt.Errorf(format, args...)} }
-
-func isTerminal(err error) bool {
-	var t terminalError
-	return errors.As(err, &t)
 }
 
 func containerName(siteID string) string { return "berth-" + siteID }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fixaroo/berth/agents/runtime/docker"
+	"github.com/fixaroo/berth/agents/terminal"
 	"github.com/fixaroo/berth/internal/atomicfile"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
@@ -77,7 +78,7 @@ func (r *Reconciler) reconcileWordPress(ctx context.Context, want *agentv1.SiteA
 	id := want.GetSiteId()
 	dbPassword, adminPassword := want.GetSecrets()["db_password"], want.GetSecrets()["admin_password"]
 	if !safeSecret.MatchString(dbPassword) || !safeSecret.MatchString(adminPassword) {
-		return nil, terminalf("the site's generated credentials are missing or malformed; recreate the site")
+		return nil, terminal.Errorf("the site's generated credentials are missing or malformed; recreate the site")
 	}
 	if _, err := r.o.Runtime.EnsureNetwork(ctx, networkName(id), r.labels(id, "wordpress")); err != nil {
 		return nil, err
@@ -183,7 +184,7 @@ func (r *Reconciler) rootPassword() (string, error) {
 	}
 	pw, err := r.o.Box.Open(sealed, []byte(mariaSecretFile))
 	if err != nil {
-		return "", terminalf("cannot decrypt %s with this agent's key: %v", path, err)
+		return "", terminal.Errorf("cannot decrypt %s with this agent's key: %v", path, err)
 	}
 	return string(pw), nil
 }
@@ -198,17 +199,17 @@ func (r *Reconciler) mariaDB(ctx context.Context) (mariaDB, error) {
 		return *r.maria, nil
 	}
 	if r.o.NodeID == "" {
-		return mariaDB{}, terminalf("this reconciler has no node id, which WordPress sites need to tell the node's MariaDB from others on the engine")
+		return mariaDB{}, terminal.Errorf("this reconciler has no node id, which WordPress sites need to tell the node's MariaDB from others on the engine")
 	}
 	path := filepath.Join(r.o.DataDir, mariaNamesFile)
 	b, err := os.ReadFile(path)
 	if err == nil {
 		var m mariaDB
 		if err := json.Unmarshal(b, &m); err != nil {
-			return mariaDB{}, terminalf("%s is damaged: %v; restore it, or write the names of the node's MariaDB container, network and volume into it", path, err)
+			return mariaDB{}, terminal.Errorf("%s is damaged: %v; restore it, or write the names of the node's MariaDB container, network and volume into it", path, err)
 		}
 		if m.Container == "" || m.Network == "" || m.Volume == "" {
-			return mariaDB{}, terminalf("%s must name the node's MariaDB container, network and volume; it holds %s", path, b)
+			return mariaDB{}, terminal.Errorf("%s must name the node's MariaDB container, network and volume; it holds %s", path, b)
 		}
 		r.maria = &m
 		return m, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fixaroo/berth/agents/runtime/docker"
+	"github.com/fixaroo/berth/agents/terminal"
 )
 
 // A node id as internal/store makes them.
@@ -95,13 +96,13 @@ func TestMariaDBNamesAreRecorded(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, mariaNamesFile), []byte(`{"container":"berth-mariadb"}`), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := New(Options{NodeID: exampleNodeID, DataDir: dir}).mariaDB(t.Context()); !isTerminal(err) {
+		if _, err := New(Options{NodeID: exampleNodeID, DataDir: dir}).mariaDB(t.Context()); !terminal.Is(err) {
 			t.Errorf("mariaDB with a damaged record: %v, want a terminal error", err)
 		}
 	})
 	t.Run("no node id", func(t *testing.T) {
 		dir := t.TempDir()
-		if _, err := New(Options{DataDir: dir}).mariaDB(t.Context()); !isTerminal(err) {
+		if _, err := New(Options{DataDir: dir}).mariaDB(t.Context()); !terminal.Is(err) {
 			t.Errorf("mariaDB without a node id: %v, want a terminal error", err)
 		}
 		if _, err := os.Stat(filepath.Join(dir, mariaNamesFile)); !os.IsNotExist(err) {

@@ -17,6 +17,8 @@ import (
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+
+	"github.com/fixaroo/berth/agents/terminal"
 )
 
 const (
@@ -136,7 +138,7 @@ func (r *Runtime) EnsureContainer(ctx context.Context, spec ContainerSpec) (Cont
 		if !imgFound {
 			// Keep the running container rather than remove it for a
 			// replacement that cannot be created.
-			return Container{}, fmt.Errorf("recreate container %s (%s): %w", norm.Name, reason, terminal(&imageMissingError{ref: norm.Image}))
+			return Container{}, fmt.Errorf("recreate container %s (%s): %w", norm.Name, reason, imageMissing(norm.Image))
 		}
 		if err := r.removeByID(ctx, cur.ID, norm.Name); err != nil {
 			return Container{}, err
@@ -144,7 +146,7 @@ func (r *Runtime) EnsureContainer(ctx context.Context, spec ContainerSpec) (Cont
 		r.log.Info("container removed for recreation", "container", norm.Name, "reason", reason)
 	}
 	if !imgFound {
-		return Container{}, fmt.Errorf("create container %s: %w", norm.Name, terminal(&imageMissingError{ref: norm.Image}))
+		return Container{}, fmt.Errorf("create container %s: %w", norm.Name, imageMissing(norm.Image))
 	}
 
 	cfg, hc, nc := r.createConfig(norm, hash)
@@ -205,7 +207,7 @@ func (r *Runtime) start(ctx context.Context, id, name string) error {
 // engine refused the request as invalid (HTTP 400).
 func classify(err error) error {
 	if cerrdefs.IsInvalidArgument(err) && !cerrdefs.IsConflict(err) && !cerrdefs.IsNotFound(err) {
-		return terminal(err)
+		return terminal.Wrap(err)
 	}
 	if cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
@@ -287,13 +289,13 @@ func (r *Runtime) normalizeSpec(spec ContainerSpec) (ContainerSpec, error) {
 		return s, err
 	}
 	if s.Network == "" {
-		return s, terminalf("network is required")
+		return s, terminal.Errorf("network is required")
 	}
 	if err := validateName("network", s.Network); err != nil {
 		return s, err
 	}
 	if s.Network == network.NetworkHost {
-		return s, terminalf("network %q: containers never share the host's network", s.Network)
+		return s, terminal.Errorf("network %q: containers never share the host's network", s.Network)
 	}
 	if err := validateEnv(s.Env); err != nil {
 		return s, err
@@ -318,19 +320,19 @@ func (r *Runtime) normalizeSpec(spec ContainerSpec) (ContainerSpec, error) {
 	slices.Sort(s.Aliases)
 	s.Aliases = slices.Compact(s.Aliases)
 	if s.MemoryMiB < minMemoryMiB {
-		return s, terminalf("memory limit %d MiB: at least %d MiB is required", s.MemoryMiB, minMemoryMiB)
+		return s, terminal.Errorf("memory limit %d MiB: at least %d MiB is required", s.MemoryMiB, minMemoryMiB)
 	}
 	if s.CPUMillicores < 0 {
-		return s, terminalf("cpu limit %d millicores: must not be negative", s.CPUMillicores)
+		return s, terminal.Errorf("cpu limit %d millicores: must not be negative", s.CPUMillicores)
 	}
 	switch {
 	case s.PidsLimit < 0:
-		return s, terminalf("pids limit %d: must not be negative", s.PidsLimit)
+		return s, terminal.Errorf("pids limit %d: must not be negative", s.PidsLimit)
 	case s.PidsLimit == 0:
 		s.PidsLimit = DefaultPidsLimit
 	}
 	if s.ExposedPort < 0 || s.ExposedPort > 65535 {
-		return s, terminalf("exposed port %d: out of range", s.ExposedPort)
+		return s, terminal.Errorf("exposed port %d: out of range", s.ExposedPort)
 	}
 	caps, err := normalizeCaps(s.CapAdd)
 	if err != nil {
@@ -344,7 +346,7 @@ func (r *Runtime) normalizeSpec(spec ContainerSpec) (ContainerSpec, error) {
 			return s, err
 		}
 		if !tmpfsOptRE.MatchString(opts) {
-			return s, terminalf("tmpfs %s: options %q may only contain a-z, 0-9, '=', ',', '_', '.'", t, opts)
+			return s, terminal.Errorf("tmpfs %s: options %q may only contain a-z, 0-9, '=', ',', '_', '.'", t, opts)
 		}
 		targets[t] = true
 	}
@@ -354,7 +356,7 @@ func (r *Runtime) normalizeSpec(spec ContainerSpec) (ContainerSpec, error) {
 			return s, err
 		}
 		if targets[m.Target] {
-			return s, terminalf("mount target %s: used twice", m.Target)
+			return s, terminal.Errorf("mount target %s: used twice", m.Target)
 		}
 		targets[m.Target] = true
 		switch m.Type {
@@ -369,7 +371,7 @@ func (r *Runtime) normalizeSpec(spec ContainerSpec) (ContainerSpec, error) {
 			}
 			s.Mounts[i].Source = src
 		default:
-			return s, terminalf("mount %s: type %q: must be %q or %q", m.Target, m.Type, MountVolume, MountBind)
+			return s, terminal.Errorf("mount %s: type %q: must be %q or %q", m.Target, m.Type, MountVolume, MountBind)
 		}
 	}
 	if len(s.Env) == 0 {

@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+
+	"github.com/fixaroo/berth/agents/terminal"
 )
 
 func TestEnsureContainerLifecycle(t *testing.T) {
@@ -137,7 +139,7 @@ func TestHardening(t *testing.T) {
 		{Type: MountVolume, Source: vol, Target: "/data"},
 	}
 	// The bind root itself is refused; mount a directory inside it.
-	if _, err := r.EnsureContainer(ctx, spec); !IsTerminal(err) {
+	if _, err := r.EnsureContainer(ctx, spec); !terminal.Is(err) {
 		t.Fatalf("bind-mounting the bind root itself: %v, want a terminal error", err)
 	}
 	site := filepath.Join(root, "site")
@@ -251,7 +253,7 @@ func TestEnsureContainerRefuses(t *testing.T) {
 			spec.Mounts = tc.mounts
 			cleanupContainer(t, r, spec.Name)
 			_, err := r.EnsureContainer(t.Context(), spec)
-			if !IsTerminal(err) || !strings.Contains(err.Error(), tc.want) {
+			if !terminal.Is(err) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("EnsureContainer = %v, want a terminal error mentioning %q", err, tc.want)
 			}
 			if _, err := r.InspectContainer(t.Context(), spec.Name); !errors.Is(err, ErrNotFound) {
@@ -267,7 +269,7 @@ func TestMissingImage(t *testing.T) {
 	spec.Image = "berth-test/missing-" + suffix() + ":dev"
 	cleanupContainer(t, r, spec.Name)
 	_, err := r.EnsureContainer(t.Context(), spec)
-	if !IsTerminal(err) || !errors.Is(err, ErrImageMissing) {
+	if !terminal.Is(err) || !errors.Is(err, ErrImageMissing) {
 		t.Fatalf("EnsureContainer with a missing image = %v, want a terminal ErrImageMissing", err)
 	}
 	want := fmt.Sprintf("image %q not found on this node — run `make images`", spec.Image)

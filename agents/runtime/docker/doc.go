@@ -41,10 +41,11 @@
 //
 // # Errors
 //
-// [IsTerminal] tells errors that retrying cannot fix (an invalid spec, a
-// missing image) from transient ones (timeouts, an unreachable or busy engine,
-// conflicts with a concurrent change). Missing objects are reported as
-// [ErrNotFound], missing images as [ErrImageMissing].
+// Errors that retrying cannot fix (an invalid spec, a missing image) are
+// marked with package terminal (terminal.Is tells them); every other error
+// is transient (timeouts, an unreachable or busy engine, conflicts with a
+// concurrent change). Missing objects are reported as [ErrNotFound], missing
+// images as [ErrImageMissing].
 //
 // # Names
 //

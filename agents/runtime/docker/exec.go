@@ -11,6 +11,8 @@ import (
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
+
+	"github.com/fixaroo/berth/agents/terminal"
 )
 
 // ExecResult is the outcome of a command run with Exec.
@@ -33,7 +35,7 @@ func (r *Runtime) Exec(ctx context.Context, name string, argv []string, stdin io
 		return ExecResult{}, err
 	}
 	if len(argv) == 0 {
-		return ExecResult{}, terminalf("exec in %s: empty command", name)
+		return ExecResult{}, terminal.Errorf("exec in %s: empty command", name)
 	}
 	if err := validateArgv("exec", argv); err != nil {
 		return ExecResult{}, err

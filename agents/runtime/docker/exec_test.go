@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fixaroo/berth/agents/terminal"
 )
 
 func TestExec(t *testing.T) {
@@ -65,7 +67,7 @@ func TestExec(t *testing.T) {
 	if _, err := r.Exec(ctx, "bt-exec-missing-"+sfx, []string{"/hello"}, nil, nil, ""); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Exec in a missing container: %v, want ErrNotFound", err)
 	}
-	if _, err := r.Exec(ctx, c.Name, nil, nil, nil, ""); !IsTerminal(err) {
+	if _, err := r.Exec(ctx, c.Name, nil, nil, nil, ""); !terminal.Is(err) {
 		t.Errorf("Exec with no argv: %v, want a terminal error", err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/moby/moby/client"
+
+	"github.com/fixaroo/berth/agents/terminal"
 )
 
 func TestInfo(t *testing.T) {
@@ -82,7 +84,7 @@ func TestEnsureNetwork(t *testing.T) {
 	if nets, err := r.networksNamed(ctx, b.Name); err != nil || len(nets) != 0 {
 		t.Errorf("network %s still there after RemoveNetwork: %v %v", b.Name, nets, err)
 	}
-	if _, err := r.EnsureNetwork(ctx, "Bad Name", nil); !IsTerminal(err) {
+	if _, err := r.EnsureNetwork(ctx, "Bad Name", nil); !terminal.Is(err) {
 		t.Errorf("invalid network name: %v, want a terminal error", err)
 	}
 }

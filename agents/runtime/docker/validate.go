@@ -11,6 +11,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/fixaroo/berth/agents/terminal"
 )
 
 // The one validator for every name that reaches the engine: container,
@@ -45,7 +47,7 @@ var dockerSocketPaths = []string{"/var/run/docker.sock", "/run/docker.sock"}
 // validateName checks a container, network or volume name.
 func validateName(kind, name string) error {
 	if !nameRE.MatchString(name) {
-		return terminalf("%s name %q: must be 1-128 characters of a-z, 0-9, '_', '.', '-', starting with a letter or digit", kind, name)
+		return terminal.Errorf("%s name %q: must be 1-128 characters of a-z, 0-9, '_', '.', '-', starting with a letter or digit", kind, name)
 	}
 	return nil
 }
@@ -54,13 +56,13 @@ func validateName(kind, name string) error {
 func validateLabels(labels map[string]string) error {
 	for k, v := range labels {
 		if !nameRE.MatchString(k) {
-			return terminalf("label key %q: must be 1-128 characters of a-z, 0-9, '_', '.', '-', starting with a letter or digit", k)
+			return terminal.Errorf("label key %q: must be 1-128 characters of a-z, 0-9, '_', '.', '-', starting with a letter or digit", k)
 		}
 		if len(v) > maxLabelValue {
-			return terminalf("label %s: value longer than %d bytes", k, maxLabelValue)
+			return terminal.Errorf("label %s: value longer than %d bytes", k, maxLabelValue)
 		}
 		if !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0 {
-			return terminalf("label %s: value must be UTF-8 text without control characters", k)
+			return terminal.Errorf("label %s: value must be UTF-8 text without control characters", k)
 		}
 	}
 	return nil
@@ -68,7 +70,7 @@ func validateLabels(labels map[string]string) error {
 
 func validateImageRef(ref string) error {
 	if !imageRefRE.MatchString(ref) || strings.Contains(ref, "..") {
-		return terminalf("image %q: not a valid image reference", ref)
+		return terminal.Errorf("image %q: not a valid image reference", ref)
 	}
 	return nil
 }
@@ -77,10 +79,10 @@ func validateEnv(env []string) error {
 	for _, kv := range env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || !envKeyRE.MatchString(k) {
-			return terminalf("environment entry %q: must be KEY=VALUE with KEY of A-Z, a-z, 0-9, '_'", kv)
+			return terminal.Errorf("environment entry %q: must be KEY=VALUE with KEY of A-Z, a-z, 0-9, '_'", kv)
 		}
 		if strings.ContainsRune(v, 0) {
-			return terminalf("environment variable %s: value contains a NUL byte", k)
+			return terminal.Errorf("environment variable %s: value contains a NUL byte", k)
 		}
 	}
 	return nil
@@ -89,7 +91,7 @@ func validateEnv(env []string) error {
 func validateArgv(what string, argv []string) error {
 	for _, a := range argv {
 		if strings.ContainsRune(a, 0) {
-			return terminalf("%s: argument %q contains a NUL byte", what, a)
+			return terminal.Errorf("%s: argument %q contains a NUL byte", what, a)
 		}
 	}
 	return nil
@@ -97,7 +99,7 @@ func validateArgv(what string, argv []string) error {
 
 func validateUser(user string) error {
 	if user != "" && !userRE.MatchString(user) {
-		return terminalf("user %q: must be a name or id, optionally :group", user)
+		return terminal.Errorf("user %q: must be a name or id, optionally :group", user)
 	}
 	return nil
 }
@@ -112,7 +114,7 @@ func normalizeCaps(caps []string) ([]string, error) {
 			n = "CAP_" + n
 		}
 		if !capRE.MatchString(n) || !slices.Contains(allowedCaps, n) {
-			return nil, terminalf("capability %q: only Docker's default capabilities may be added back (%s)", c, strings.Join(allowedCaps, ", "))
+			return nil, terminal.Errorf("capability %q: only Docker's default capabilities may be added back (%s)", c, strings.Join(allowedCaps, ", "))
 		}
 		out = append(out, n)
 	}
@@ -123,10 +125,10 @@ func normalizeCaps(caps []string) ([]string, error) {
 // validateTarget checks a path inside the container.
 func validateTarget(what, p string) error {
 	if !filepath.IsAbs(p) || filepath.Clean(p) != p || p == "/" || strings.ContainsRune(p, 0) {
-		return terminalf("%s %q: must be a clean absolute path other than /", what, p)
+		return terminal.Errorf("%s %q: must be a clean absolute path other than /", what, p)
 	}
 	if isDockerSocketName(p) {
-		return terminalf("%s %q: the Docker socket can never be mounted into a container", what, p)
+		return terminal.Errorf("%s %q: the Docker socket can never be mounted into a container", what, p)
 	}
 	return nil
 }
@@ -139,17 +141,17 @@ func isDockerSocketName(p string) bool { return filepath.Base(p) == "docker.sock
 // A source that does not exist (yet) is a retryable error.
 func (r *Runtime) resolveBindSource(src string) (string, error) {
 	if isDockerSocketName(src) {
-		return "", terminalf("bind source %q: the Docker socket can never be mounted into a container", src)
+		return "", terminal.Errorf("bind source %q: the Docker socket can never be mounted into a container", src)
 	}
 	if r.bindRoot == "" {
-		return "", terminalf("bind source %q: bind mounts are disabled (no bind root configured)", src)
+		return "", terminal.Errorf("bind source %q: bind mounts are disabled (no bind root configured)", src)
 	}
 	if !filepath.IsAbs(src) {
-		return "", terminalf("bind source %q: must be an absolute path", src)
+		return "", terminal.Errorf("bind source %q: must be an absolute path", src)
 	}
 	clean := filepath.Clean(src)
 	if !strictlyInside(r.bindRootGiven, clean) && !strictlyInside(r.bindRoot, clean) {
-		return "", terminalf("bind source %q: must be inside %s", src, r.bindRootGiven)
+		return "", terminal.Errorf("bind source %q: must be inside %s", src, r.bindRootGiven)
 	}
 	resolved, err := filepath.EvalSymlinks(clean)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -160,21 +162,21 @@ func (r *Runtime) resolveBindSource(src string) (string, error) {
 	}
 	for _, sock := range dockerSocketPaths {
 		if s, err := filepath.EvalSymlinks(sock); err == nil && (s == resolved || strictlyInside(resolved, s)) {
-			return "", terminalf("bind source %q resolves to or contains the Docker socket %s: it can never be mounted into a container", src, s)
+			return "", terminal.Errorf("bind source %q resolves to or contains the Docker socket %s: it can never be mounted into a container", src, s)
 		}
 	}
 	if isDockerSocketName(resolved) {
-		return "", terminalf("bind source %q resolves to %s: the Docker socket can never be mounted into a container", src, resolved)
+		return "", terminal.Errorf("bind source %q resolves to %s: the Docker socket can never be mounted into a container", src, resolved)
 	}
 	if !strictlyInside(r.bindRoot, resolved) {
-		return "", terminalf("bind source %q resolves to %s, outside %s", src, resolved, r.bindRoot)
+		return "", terminal.Errorf("bind source %q resolves to %s, outside %s", src, resolved, r.bindRoot)
 	}
 	fi, err := os.Stat(resolved)
 	if err != nil {
 		return "", fmt.Errorf("bind source %q: %w", src, err)
 	}
 	if fi.Mode()&fs.ModeSocket != 0 {
-		return "", terminalf("bind source %q: sockets (such as the Docker socket) can never be mounted into a container", src)
+		return "", terminal.Errorf("bind source %q: sockets (such as the Docker socket) can never be mounted into a container", src)
 	}
 	return resolved, nil
 }

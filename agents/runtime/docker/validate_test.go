@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fixaroo/berth/agents/terminal"
 )
 
 func TestValidateName(t *testing.T) {
@@ -36,7 +38,7 @@ func TestValidateName(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("validateName(%q) = %v, want ok=%v", tc.name, err, tc.ok)
 		}
-		if err != nil && !IsTerminal(err) {
+		if err != nil && !terminal.Is(err) {
 			t.Errorf("validateName(%q): error is not terminal", tc.name)
 		}
 	}
@@ -199,8 +201,8 @@ func TestNormalizeSpecRefuses(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("normalizeSpec error = %v, want it to mention %q", err, tc.wantErr)
 			}
-			if IsTerminal(err) == tc.retry {
-				t.Errorf("IsTerminal(%v) = %v, want %v", err, IsTerminal(err), !tc.retry)
+			if terminal.Is(err) == tc.retry {
+				t.Errorf("terminal.Is(%v) = %v, want %v", err, terminal.Is(err), !tc.retry)
 			}
 		})
 	}
@@ -224,14 +226,16 @@ func TestNormalizeSpecRefuses(t *testing.T) {
 		s := helloSpec("web", "site-net")
 		bind(inside)(&s)
 		_, err := (&Runtime{}).normalizeSpec(s)
-		if !IsTerminal(err) {
+		if !terminal.Is(err) {
 			t.Errorf("bind mount without a bind root: %v, want a terminal error", err)
 		}
 	})
 }
 
-func TestIsTerminal(t *testing.T) {
-	missing := fmt.Errorf("create container x: %w", terminal(&imageMissingError{ref: "berth/static:dev"}))
+// TestTerminalErrors checks which of the runtime's errors are terminal:
+// a missing image is, a missing object or a busy engine is not.
+func TestTerminalErrors(t *testing.T) {
+	missing := fmt.Errorf("create container x: %w", imageMissing("berth/static:dev"))
 	for _, tc := range []struct {
 		err  error
 		want bool
@@ -239,13 +243,13 @@ func TestIsTerminal(t *testing.T) {
 		{nil, false},
 		{errors.New("engine busy"), false},
 		{fmt.Errorf("wrapped: %w", ErrNotFound), false},
-		{terminalf("bad spec"), true},
-		{fmt.Errorf("container x: %w", terminalf("bad spec")), true},
+		{terminal.Errorf("bad spec"), true},
+		{fmt.Errorf("container x: %w", terminal.Errorf("bad spec")), true},
 		{missing, true},
-		{&imageMissingError{ref: "x"}, true},
+		{imageMissing("x"), true},
 	} {
-		if got := IsTerminal(tc.err); got != tc.want {
-			t.Errorf("IsTerminal(%v) = %v, want %v", tc.err, got, tc.want)
+		if got := terminal.Is(tc.err); got != tc.want {
+			t.Errorf("terminal.Is(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
 	if !errors.Is(missing, ErrImageMissing) {
