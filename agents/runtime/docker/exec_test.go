@@ -80,6 +80,9 @@ func TestLogs(t *testing.T) {
 	c := testContainer(t, r, helloSpec("bt-logs-"+sfx, nw.Name))
 	url := fmt.Sprintf("http://%s:8080", c.IPs[nw.Name])
 	httpGet(t, url+"/first")
+	// The engine stores a container's output a moment after the container
+	// writes it: wait for the request's line before reading the logs whole.
+	waitLogLine(t, r, c.Name, "request /first")
 
 	rc, err := r.Logs(t.Context(), c.Name, false, 0)
 	if err != nil {
@@ -129,4 +132,24 @@ func TestLogs(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("closing a followed log stream took %s", d)
 	}
+}
+
+// waitLogLine follows the logs of container name until they hold the line
+// want.
+func waitLogLine(t *testing.T, r *Runtime, name, want string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	rc, err := r.Logs(ctx, name, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	sc := bufio.NewScanner(rc)
+	for sc.Scan() {
+		if sc.Text() == want {
+			return
+		}
+	}
+	t.Fatalf("logs of %s never held %q (err %v)", name, want, sc.Err())
 }
