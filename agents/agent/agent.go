@@ -19,7 +19,7 @@ import (
 
 	"github.com/fixaroo/berth/agents/reconciler"
 	"github.com/fixaroo/berth/agents/runtime/docker"
-	"github.com/fixaroo/berth/internal/seal"
+	"github.com/fixaroo/berth/internal/shared/seal"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fixaroo/berth/internal/config"
-	"github.com/fixaroo/berth/internal/validate"
+	"github.com/fixaroo/berth/internal/shared/config"
+	"github.com/fixaroo/berth/internal/shared/validate"
 )
 
 // Image kinds are the keys of Config.Images.

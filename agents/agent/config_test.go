@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/fixaroo/berth/internal/config/configtest"
+	"github.com/fixaroo/berth/internal/shared/config/configtest"
 )
 
 var goodToken = "berthjoin_" + strings.Repeat("0aZ", 14) + "9." +

@@ -27,8 +27,8 @@ import (
 	"github.com/fixaroo/berth/agents/edge"
 	"github.com/fixaroo/berth/agents/prober"
 	"github.com/fixaroo/berth/agents/reconciler"
-	"github.com/fixaroo/berth/internal/atomicfile"
-	"github.com/fixaroo/berth/internal/probe"
+	"github.com/fixaroo/berth/internal/shared/atomicfile"
+	"github.com/fixaroo/berth/internal/shared/probe"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 

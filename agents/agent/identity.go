@@ -27,7 +27,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
-	"github.com/fixaroo/berth/internal/atomicfile"
+	"github.com/fixaroo/berth/internal/shared/atomicfile"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 

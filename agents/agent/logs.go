@@ -13,7 +13,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/fixaroo/berth/internal/validate"
+	"github.com/fixaroo/berth/internal/shared/validate"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 

@@ -9,8 +9,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/fixaroo/berth/internal/atomicfile"
-	"github.com/fixaroo/berth/internal/seal"
+	"github.com/fixaroo/berth/internal/shared/atomicfile"
+	"github.com/fixaroo/berth/internal/shared/seal"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 

@@ -18,7 +18,7 @@ import (
 
 	"github.com/caddyserver/certmagic"
 
-	"github.com/fixaroo/berth/internal/atomicfile"
+	"github.com/fixaroo/berth/internal/shared/atomicfile"
 )
 
 // storage is the certmagic.Storage the Manager uses: Remote, the control

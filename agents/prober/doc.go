@@ -6,7 +6,7 @@
 //	                                           │ first probe at a random offset in the
 //	                                           │ interval, then every interval
 //	                                           ▼
-//	                               probe.Prober.Probe (internal/probe)
+//	                               probe.Prober.Probe (internal/shared/probe)
 //	                                           │ metrics; seq = last + 1
 //	                                           ▼
 //	                         buffer (memory) ──writer: one write + fsync per batch──▶ DATA/probes/results.log

@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/fixaroo/berth/internal/probe"
+	"github.com/fixaroo/berth/internal/shared/probe"
 )
 
 // outcomeOK is the outcome label of a successful probe; failed ones carry

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/fixaroo/berth/internal/probe"
+	"github.com/fixaroo/berth/internal/shared/probe"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 

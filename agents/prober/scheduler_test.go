@@ -15,8 +15,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/testing/protocmp"
 
-	"github.com/fixaroo/berth/internal/probe"
-	"github.com/fixaroo/berth/internal/probe/probetest"
+	"github.com/fixaroo/berth/internal/shared/probe"
+	"github.com/fixaroo/berth/internal/shared/probe/probetest"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 

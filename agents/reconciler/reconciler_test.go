@@ -20,7 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fixaroo/berth/agents/runtime/docker"
-	"github.com/fixaroo/berth/internal/seal"
+	"github.com/fixaroo/berth/internal/shared/seal"
 	"github.com/fixaroo/berth/internal/testenv"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
@@ -194,7 +194,7 @@ func running(st *agentv1.SiteStatus) bool {
 	return st.GetState() == agentv1.SiteState_SITE_STATE_RUNNING
 }
 
-func bundle(t *testing.T, files map[string]string) []byte {
+func archive(t *testing.T, files map[string]string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
@@ -239,8 +239,8 @@ func (h *harness) get(siteID, path string) (int, string) {
 func TestStaticSiteLifecycle(t *testing.T) {
 	h := newHarness(t)
 	id := siteID()
-	h.bundles["rel_one"] = bundle(t, map[string]string{"index.html": "<h1>one</h1>"})
-	h.bundles["rel_two"] = bundle(t, map[string]string{"index.html": "<h1>two</h1>"})
+	h.bundles["rel_one"] = archive(t, map[string]string{"index.html": "<h1>one</h1>"})
+	h.bundles["rel_two"] = archive(t, map[string]string{"index.html": "<h1>two</h1>"})
 	site := &agentv1.SiteAssignment{SiteId: id, ClientId: "cl_x", Name: "www", Kind: agentv1.SiteKind_SITE_KIND_STATIC, Generation: 1,
 		Domains: []string{"www.example.test"}, Resources: &agentv1.Resources{MemoryMib: 64, CpuMillicores: 200}, ReleaseId: "rel_one"}
 	h.r.Apply(t.Context(), &agentv1.DesiredState{Revision: 1, Sites: []*agentv1.SiteAssignment{site}})

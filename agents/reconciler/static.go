@@ -11,6 +11,7 @@ import (
 
 	"github.com/fixaroo/berth/agents/release"
 	"github.com/fixaroo/berth/agents/runtime/docker"
+	"github.com/fixaroo/berth/internal/shared/bundle"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
@@ -100,7 +101,7 @@ func (r *Reconciler) installRelease(ctx context.Context, dir release.Dir, rel st
 		if err != nil {
 			return fmt.Errorf("fetch release %s: %w", rel, err)
 		}
-		err = dir.Install(ctx, rel, body, release.Limits{})
+		err = dir.Install(ctx, rel, body, bundle.Limits{})
 		body.Close()
 		if err != nil {
 			return fmt.Errorf("install release %s: %w", rel, err)

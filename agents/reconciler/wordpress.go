@@ -16,7 +16,7 @@ import (
 
 	"github.com/fixaroo/berth/agents/runtime/docker"
 	"github.com/fixaroo/berth/agents/terminal"
-	"github.com/fixaroo/berth/internal/atomicfile"
+	"github.com/fixaroo/berth/internal/shared/atomicfile"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 

@@ -12,8 +12,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fixaroo/berth/internal/shared/bundle"
 )
 
 // Errors returned by Dir's methods; compare with errors.Is.
@@ -56,14 +59,14 @@ type Dir struct {
 	Root string // created by Install if missing
 }
 
-// Install unpacks the gzip-compressed tar archive r (see Unpack) as release
+// Install unpacks the gzip-compressed tar archive r (see bundle.Unpack) as release
 // id. It unpacks into a temporary directory, fsyncs every file and
 // directory, then renames it to releases/<id>, so releases/<id> never exists
 // half-written. If releases/<id> already exists, Install returns nil
 // without reading r. Install does not activate the release. Errors wrap
-// ErrInvalidID, ErrUnsafe, ErrTooLarge or ErrCorrupt when the request or the
+// ErrInvalidID, or bundle.ErrUnsafe, ErrTooLarge or ErrCorrupt when the request or the
 // archive is at fault.
-func (d Dir) Install(ctx context.Context, id string, r io.Reader, lim Limits) error {
+func (d Dir) Install(ctx context.Context, id string, r io.Reader, lim bundle.Limits) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
@@ -76,7 +79,7 @@ func (d Dir) Install(ctx context.Context, id string, r io.Reader, lim Limits) er
 		return fmt.Errorf("install release %s: %w", id, err)
 	}
 	tmp := filepath.Join(releases, tmpPrefix+id+"-"+rand.Text())
-	if _, err := unpack(ctx, r, tmp, lim, true); err != nil {
+	if _, err := bundle.UnpackSynced(ctx, r, tmp, lim); err != nil {
 		return fmt.Errorf("install release %s: %w", id, err)
 	}
 	// The release directory's mtime is its install time, which Prune
@@ -143,7 +146,7 @@ func (d Dir) Current() (string, error) {
 	}
 	id, ok := strings.CutPrefix(target, releasesDir+"/")
 	if !ok || !idPattern.MatchString(id) {
-		return "", fmt.Errorf("read current release: current points to %s, not to a release", quote(target))
+		return "", fmt.Errorf("read current release: current points to %s, not to a release", strconv.Quote(target))
 	}
 	return id, nil
 }
@@ -284,7 +287,7 @@ func (d Dir) removeLeftovers(now time.Time) error {
 func checkID(id string) error {
 	if !idPattern.MatchString(id) {
 		return fmt.Errorf("release id %s: use 1 to 128 lowercase letters, digits, '_', '.' and '-', starting with a letter or digit: %w",
-			quote(id), ErrInvalidID)
+			strconv.Quote(id), ErrInvalidID)
 	}
 	return nil
 }

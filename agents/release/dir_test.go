@@ -1,24 +1,30 @@
 package release
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/fixaroo/berth/internal/shared/bundle"
 	"github.com/google/go-cmp/cmp"
 )
 
 // install installs a release with a single index.html holding body.
 func install(t *testing.T, d Dir, id, body string) {
 	t.Helper()
-	if err := d.Install(t.Context(), id, bytes.NewReader(targz(t, reg("index.html", body))), Limits{}); err != nil {
+	if err := d.Install(t.Context(), id, bytes.NewReader(targz(t, map[string]string{"index.html": body})), bundle.Limits{}); err != nil {
 		t.Fatalf("Install(%q) error = %v", id, err)
 	}
 }
@@ -105,7 +111,7 @@ func TestInstallIsIdempotent(t *testing.T) {
 	d := Dir{Root: t.TempDir()}
 	install(t, d, "rel_1", "first")
 	// The second Install must not even read its input.
-	if err := d.Install(t.Context(), "rel_1", failReader{t}, Limits{}); err != nil {
+	if err := d.Install(t.Context(), "rel_1", failReader{t}, bundle.Limits{}); err != nil {
 		t.Fatalf("second Install() error = %v", err)
 	}
 	if b, err := os.ReadFile(filepath.Join(d.Root, "releases", "rel_1", "index.html")); err != nil || string(b) != "first" {
@@ -122,8 +128,8 @@ func (r failReader) Read([]byte) (int, error) {
 
 func TestInstallFailureLeavesNothing(t *testing.T) {
 	d := Dir{Root: t.TempDir()}
-	err := d.Install(t.Context(), "rel_1", bytes.NewReader(targz(t, reg("ok.html", "x"), reg("../evil", "x"))), Limits{})
-	if !errors.Is(err, ErrUnsafe) {
+	err := d.Install(t.Context(), "rel_1", bytes.NewReader(targz(t, map[string]string{"ok.html": "x", "../evil": "x"})), bundle.Limits{})
+	if !errors.Is(err, bundle.ErrUnsafe) {
 		t.Fatalf("Install() error = %v, want ErrUnsafe", err)
 	}
 	if want := `install release rel_1: entry "../evil": path leaves the release`; err.Error() != want {
@@ -143,7 +149,7 @@ func TestInvalidIDs(t *testing.T) {
 	}
 	for _, id := range invalid {
 		for op, err := range map[string]error{
-			"Install":  d.Install(t.Context(), id, failReader{t}, Limits{}),
+			"Install":  d.Install(t.Context(), id, failReader{t}, bundle.Limits{}),
 			"Activate": d.Activate(id),
 			"Remove":   d.Remove(id),
 		} {
@@ -293,5 +299,49 @@ func TestActivateIsAtomic(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"current", "releases"}, names(t, d.Root)); diff != "" {
 		t.Errorf("root holds leftovers (-want +got):\n%s", diff)
+	}
+}
+
+// targz returns a gzip-compressed tar archive of regular files.
+func targz(t testing.TB, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		body := files[name]
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(tw, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := errors.Join(tw.Close(), zw.Close()); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// names lists the entries of dir.
+func names(t testing.TB, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// assertEmpty fails unless dir exists and is empty: a failed Install leaves
+// nothing behind.
+func assertEmpty(t testing.TB, dir string) {
+	t.Helper()
+	if got := names(t, dir); len(got) != 0 {
+		t.Errorf("%s holds %q after a failed install, want nothing", dir, got)
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/fixaroo/berth/internal/validate"
+	"github.com/fixaroo/berth/internal/shared/validate"
 )
 
 const (

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fixaroo/berth/internal/validate"
+	"github.com/fixaroo/berth/internal/shared/validate"
 )
 
 func TestValidateChannel(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/fixaroo/berth/internal/validate"
+	"github.com/fixaroo/berth/internal/shared/validate"
 )
 
 // FuzzValidateChannel states what an accepted channel guarantees (an

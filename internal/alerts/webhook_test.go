@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fixaroo/berth/internal/validate"
+	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/google/go-cmp/cmp"
 )
 

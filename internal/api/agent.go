@@ -19,8 +19,8 @@ import (
 
 	"github.com/fixaroo/berth/internal/auth"
 	"github.com/fixaroo/berth/internal/fleet"
+	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
-	"github.com/fixaroo/berth/internal/validate"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 

@@ -6,8 +6,8 @@ import (
 	"io"
 
 	"github.com/fixaroo/berth/internal/auth"
+	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
-	"github.com/fixaroo/berth/internal/validate"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 

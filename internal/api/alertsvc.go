@@ -10,8 +10,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fixaroo/berth/internal/alerts"
+	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
-	"github.com/fixaroo/berth/internal/validate"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
 )
 

@@ -19,12 +19,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/fixaroo/berth/agents/release"
 	"github.com/fixaroo/berth/internal/auth"
-	"github.com/fixaroo/berth/internal/seal"
+	"github.com/fixaroo/berth/internal/shared/bundle"
+	"github.com/fixaroo/berth/internal/shared/seal"
+	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
 	"github.com/fixaroo/berth/internal/store/sqlite"
-	"github.com/fixaroo/berth/internal/validate"
 )
 
 // secret stands for a detail that must not reach the caller: a path, a
@@ -44,7 +44,7 @@ func statusOf(err error) statusWant {
 // sentinels are error texts that must never reach the caller.
 var sentinels = []error{
 	store.ErrNotFound, store.ErrConflict, store.ErrInUse,
-	release.ErrUnsafe, release.ErrTooLarge, release.ErrCorrupt,
+	bundle.ErrUnsafe, bundle.ErrTooLarge, bundle.ErrCorrupt,
 }
 
 // archive returns a gzip-compressed tar archive of regular files, given as
@@ -74,9 +74,9 @@ func archive(t *testing.T, files ...string) []byte {
 
 // unpackErr unpacks r into a new directory under parent with lim, as
 // checkBundle does, and returns the error as checkBundle would.
-func unpackErr(t *testing.T, r io.Reader, parent string, lim release.Limits) error {
+func unpackErr(t *testing.T, r io.Reader, parent string, lim bundle.Limits) error {
 	t.Helper()
-	_, err := release.Unpack(context.Background(), r, filepath.Join(parent, "release"), lim)
+	_, err := bundle.Unpack(context.Background(), r, filepath.Join(parent, "release"), lim)
 	if err == nil {
 		t.Fatal("Unpack succeeded, want an error")
 	}
@@ -92,7 +92,7 @@ func TestToStatus(t *testing.T) {
 	}
 	truncated := archive(t, "index.html", "ok", "noise.bin", string(noise))
 	truncated = truncated[:len(truncated)/2]
-	unpack := func(b []byte, lim release.Limits) error { return unpackErr(t, bytes.NewReader(b), t.TempDir(), lim) }
+	unpack := func(b []byte, lim bundle.Limits) error { return unpackErr(t, bytes.NewReader(b), t.TempDir(), lim) }
 	siteNotFound := &store.Error{Kind: store.ErrNotFound, Msg: `site "site_1"`}
 	tests := []struct {
 		name string
@@ -135,18 +135,18 @@ func TestToStatus(t *testing.T) {
 		{"cancelled", fmt.Errorf("list sites: %w", context.Canceled), statusWant{codes.Canceled, "the call was cancelled"}},
 		{"deadline", context.DeadlineExceeded, statusWant{codes.DeadlineExceeded, "the call's deadline passed before it finished"}},
 		{"unknown", fmt.Errorf("open %s: permission denied", secret), internal},
-		{"unsafe bundle", unpack(archive(t, "index.html", "ok", "../evil.html", "evil"), release.Limits{}),
+		{"unsafe bundle", unpack(archive(t, "index.html", "ok", "../evil.html", "evil"), bundle.Limits{}),
 			statusWant{codes.InvalidArgument, `bundle rejected: entry "../evil.html": path leaves the release`}},
-		{"bundle over a limit", unpack(archive(t, "a.html", "0123456789", "b.html", "0123456789"), release.Limits{MaxBytes: 15}),
+		{"bundle over a limit", unpack(archive(t, "a.html", "0123456789", "b.html", "0123456789"), bundle.Limits{MaxBytes: 15}),
 			statusWant{codes.InvalidArgument, `bundle rejected: entry "b.html": release is larger than 15 bytes (MaxBytes)`}},
-		{"bundle over the compressed limit", unpack(archive(t, "noise.bin", string(noise)), release.Limits{MaxCompressedBytes: 1024}),
+		{"bundle over the compressed limit", unpack(archive(t, "noise.bin", string(noise)), bundle.Limits{MaxCompressedBytes: 1024}),
 			statusWant{codes.InvalidArgument, "bundle rejected: compressed archive is larger than 1024 bytes (MaxCompressedBytes)"}},
-		{"bundle not gzip", unpack([]byte("<html>not an archive</html>"), release.Limits{}),
+		{"bundle not gzip", unpack([]byte("<html>not an archive</html>"), bundle.Limits{}),
 			statusWant{codes.InvalidArgument, "the bundle is not a complete gzip-compressed tar archive: read gzip header: gzip: invalid header"}},
-		{"bundle truncated in an entry", unpack(truncated, release.Limits{}),
+		{"bundle truncated in an entry", unpack(truncated, bundle.Limits{}),
 			statusWant{codes.InvalidArgument, `the bundle is not a complete gzip-compressed tar archive: entry "noise.bin": read content: unexpected EOF`}},
-		{"bundle unreadable", unpackErr(t, iotest.ErrReader(errors.New(secret)), t.TempDir(), release.Limits{}), internal},
-		{"bundle unpacked nowhere", unpackErr(t, bytes.NewReader(truncated), filepath.Join(t.TempDir(), "missing"), release.Limits{}), internal},
+		{"bundle unreadable", unpackErr(t, iotest.ErrReader(errors.New(secret)), t.TempDir(), bundle.Limits{}), internal},
+		{"bundle unpacked nowhere", unpackErr(t, bytes.NewReader(truncated), filepath.Join(t.TempDir(), "missing"), bundle.Limits{}), internal},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,7 +20,7 @@ import (
 	"github.com/fixaroo/berth/internal/auth"
 	"github.com/fixaroo/berth/internal/blobs"
 	"github.com/fixaroo/berth/internal/pki"
-	"github.com/fixaroo/berth/internal/seal"
+	"github.com/fixaroo/berth/internal/shared/seal"
 	"github.com/fixaroo/berth/internal/store"
 	"github.com/fixaroo/berth/internal/store/sqlite"
 )

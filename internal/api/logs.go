@@ -11,8 +11,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/fixaroo/berth/internal/auth"
+	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
-	"github.com/fixaroo/berth/internal/validate"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
 )

@@ -3,8 +3,8 @@ package api
 import (
 	"encoding/base64"
 
+	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
-	"github.com/fixaroo/berth/internal/validate"
 )
 
 const (

@@ -13,11 +13,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/fixaroo/berth/agents/release"
 	"github.com/fixaroo/berth/internal/auth"
 	"github.com/fixaroo/berth/internal/blobs"
+	"github.com/fixaroo/berth/internal/shared/bundle"
+	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
-	"github.com/fixaroo/berth/internal/validate"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
 )
 
@@ -29,12 +29,8 @@ type releaseService struct {
 const (
 	// chunkSize is the size of the chunks FetchRelease sends.
 	chunkSize = 1 << 20
-	// Limits of an unpacked release, checked at upload; the node applies
-	// the same when it installs the release.
-	maxReleaseBytes = 512 << 20
-	maxReleaseFiles = 100_000
 	// maxConcurrentChecks bounds how many uploads are unpacked at once, each
-	// up to maxReleaseBytes on disk.
+	// up to the default bundle.Limits on disk.
 	maxConcurrentChecks = 4
 )
 
@@ -165,28 +161,28 @@ func (s releaseService) recordRelease(ctx context.Context, digest string, size i
 
 // checkBundle unpacks the stored bundle into a scratch directory with the
 // same checks and limits as the node, counts what it holds, and removes it.
-func (s releaseService) checkBundle(ctx context.Context, digest string) (release.Stats, error) {
+func (s releaseService) checkBundle(ctx context.Context, digest string) (bundle.Stats, error) {
 	select {
 	case s.checks <- struct{}{}:
 		defer func() { <-s.checks }()
 	case <-ctx.Done():
-		return release.Stats{}, ctx.Err()
+		return bundle.Stats{}, ctx.Err()
 	}
 	tmp, err := os.MkdirTemp(s.scratchDir, "release-check-*")
 	if err != nil {
-		return release.Stats{}, fmt.Errorf("check bundle: %w", err)
+		return bundle.Stats{}, fmt.Errorf("check bundle: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 	rc, err := s.blobs.Open(digest)
 	if err != nil {
-		return release.Stats{}, err
+		return bundle.Stats{}, err
 	}
 	defer rc.Close()
-	stats, err := release.Unpack(ctx, rc, filepath.Join(tmp, "release"), release.Limits{
-		MaxBytes: maxReleaseBytes, MaxFiles: maxReleaseFiles, MaxCompressedBytes: s.blobs.MaxBytes(),
-	})
+	// The default limits are the ones a node applies when it installs the
+	// release; only the upload size is berthd's own setting.
+	stats, err := bundle.Unpack(ctx, rc, filepath.Join(tmp, "release"), bundle.Limits{MaxCompressedBytes: s.blobs.MaxBytes()})
 	if err != nil {
-		return release.Stats{}, bundleError(err)
+		return bundle.Stats{}, bundleError(err)
 	}
 	return stats, nil
 }
@@ -195,11 +191,11 @@ func (s releaseService) checkBundle(ctx context.Context, digest string) (release
 // InvalidArgument with a message for the uploader; other failures (disk
 // full) stay internal.
 func bundleError(err error) error {
-	var ae *release.ArchiveError
+	var ae *bundle.ArchiveError
 	switch {
 	case !errors.As(err, &ae):
 		return fmt.Errorf("check bundle: %w", err)
-	case errors.Is(ae, release.ErrCorrupt):
+	case errors.Is(ae, bundle.ErrCorrupt):
 		return invalidArgument(err, "the bundle is not a complete gzip-compressed tar archive: "+ae.Message())
 	default:
 		return invalidArgument(err, "bundle rejected: "+ae.Message())

@@ -16,9 +16,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fixaroo/berth/internal/auth"
+	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
 	"github.com/fixaroo/berth/internal/uptime"
-	"github.com/fixaroo/berth/internal/validate"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
 )
 

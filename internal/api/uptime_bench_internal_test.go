@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/testing/protocmp"
 
-	"github.com/fixaroo/berth/internal/seal"
+	"github.com/fixaroo/berth/internal/shared/seal"
 	"github.com/fixaroo/berth/internal/store"
 	"github.com/fixaroo/berth/internal/store/sqlite"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"

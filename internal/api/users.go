@@ -6,8 +6,8 @@ import (
 	"fmt"
 
 	"github.com/fixaroo/berth/internal/auth"
+	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
-	"github.com/fixaroo/berth/internal/validate"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
 )
 

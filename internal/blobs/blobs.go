@@ -26,7 +26,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/fixaroo/berth/internal/atomicfile"
+	"github.com/fixaroo/berth/internal/shared/atomicfile"
 )
 
 // Errors returned by Store; compare with errors.Is.

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/fixaroo/berth/internal/api"
-	"github.com/fixaroo/berth/internal/atomicfile"
 	"github.com/fixaroo/berth/internal/auth"
+	"github.com/fixaroo/berth/internal/shared/atomicfile"
 	"github.com/fixaroo/berth/internal/store"
 )
 

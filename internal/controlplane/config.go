@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fixaroo/berth/internal/config"
-	"github.com/fixaroo/berth/internal/validate"
+	"github.com/fixaroo/berth/internal/shared/config"
+	"github.com/fixaroo/berth/internal/shared/validate"
 )
 
 // Config is berthd's configuration. Load fills it from, in increasing order

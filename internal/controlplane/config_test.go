@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/fixaroo/berth/internal/config/configtest"
+	"github.com/fixaroo/berth/internal/shared/config/configtest"
 )
 
 func TestLoadPrecedence(t *testing.T) {

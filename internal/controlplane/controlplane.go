@@ -39,13 +39,13 @@ import (
 
 	"github.com/fixaroo/berth/internal/alerts"
 	"github.com/fixaroo/berth/internal/api"
-	"github.com/fixaroo/berth/internal/atomicfile"
 	"github.com/fixaroo/berth/internal/blobs"
 	"github.com/fixaroo/berth/internal/fleet"
 	"github.com/fixaroo/berth/internal/monitor"
 	"github.com/fixaroo/berth/internal/pki"
-	"github.com/fixaroo/berth/internal/probe"
-	"github.com/fixaroo/berth/internal/seal"
+	"github.com/fixaroo/berth/internal/shared/atomicfile"
+	"github.com/fixaroo/berth/internal/shared/probe"
+	"github.com/fixaroo/berth/internal/shared/seal"
 	"github.com/fixaroo/berth/internal/store/sqlite"
 	"github.com/fixaroo/berth/internal/web"
 )

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/fixaroo/berth/internal/scheduler"
-	"github.com/fixaroo/berth/internal/seal"
+	"github.com/fixaroo/berth/internal/shared/seal"
 	"github.com/fixaroo/berth/internal/store"
 	"github.com/fixaroo/berth/internal/store/sqlite"
 )

@@ -25,7 +25,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/fixaroo/berth/internal/probe"
+	"github.com/fixaroo/berth/internal/shared/probe"
 	"github.com/fixaroo/berth/internal/store"
 	"github.com/fixaroo/berth/internal/uptime"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"

@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/fixaroo/berth/internal/seal"
+	"github.com/fixaroo/berth/internal/shared/seal"
 	"github.com/fixaroo/berth/internal/store"
 	"github.com/fixaroo/berth/internal/store/sqlite"
 	"github.com/fixaroo/berth/internal/uptime"

@@ -17,7 +17,7 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/fixaroo/berth/internal/atomicfile"
+	"github.com/fixaroo/berth/internal/shared/atomicfile"
 )
 
 // File names of the CA inside the directory given to [LoadOrCreateCA].

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/fixaroo/berth/internal/seal"
+	"github.com/fixaroo/berth/internal/shared/seal"
 )
 
 // readTx implements store.ReadTx on one database/sql transaction. The

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fixaroo/berth/internal/seal"
+	"github.com/fixaroo/berth/internal/shared/seal"
 	"github.com/fixaroo/berth/internal/store"
 )
 

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fixaroo/berth/internal/config"
+	"github.com/fixaroo/berth/internal/shared/config"
 )
 
 // Readme checks that the table under the "## heading" section of the

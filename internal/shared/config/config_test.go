@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/fixaroo/berth/internal/config"
-	"github.com/fixaroo/berth/internal/config/configtest"
+	"github.com/fixaroo/berth/internal/shared/config"
+	"github.com/fixaroo/berth/internal/shared/config/configtest"
 )
 
 type testConfig struct {

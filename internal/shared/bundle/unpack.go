@@ -1,4 +1,4 @@
-package release
+package bundle
 
 import (
 	"archive/tar"
@@ -16,17 +16,17 @@ import (
 	"unicode/utf8"
 )
 
-// Errors wrapped by Unpack and Install; compare with errors.Is.
+// Errors wrapped by Unpack; compare with errors.Is.
 var (
 	// ErrUnsafe is wrapped by every rejection of an entry that could escape
 	// the release or create something other than a plain file, directory or
 	// contained symlink.
-	ErrUnsafe = errors.New("release: unsafe archive")
+	ErrUnsafe = errors.New("bundle: unsafe archive")
 	// ErrTooLarge is wrapped when an archive exceeds its Limits.
-	ErrTooLarge = errors.New("release: archive too large")
+	ErrTooLarge = errors.New("bundle: archive too large")
 	// ErrCorrupt is wrapped when the input is not a complete, valid
 	// gzip-compressed tar archive (not gzip, truncated, bad checksum).
-	ErrCorrupt = errors.New("release: corrupt archive")
+	ErrCorrupt = errors.New("bundle: corrupt archive")
 )
 
 const (
@@ -93,6 +93,12 @@ type Stats struct {
 // it. It does not fsync.
 func Unpack(ctx context.Context, r io.Reader, dir string, lim Limits) (Stats, error) {
 	return unpack(ctx, r, dir, lim, false)
+}
+
+// UnpackSynced is Unpack, and it also fsyncs every file and directory it
+// creates before returning, for a release that must survive a crash.
+func UnpackSynced(ctx context.Context, r io.Reader, dir string, lim Limits) (Stats, error) {
+	return unpack(ctx, r, dir, lim, true)
 }
 
 // unpack is Unpack; with sync set it also fsyncs every file and directory

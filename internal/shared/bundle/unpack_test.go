@@ -1,4 +1,4 @@
-package release
+package bundle
 
 import (
 	"archive/tar"
@@ -226,7 +226,7 @@ func TestUnpackRejects(t *testing.T) {
 				return b[:len(b)/2]
 			},
 			wantErr: ErrCorrupt,
-			wantMsg: `entry "random.bin": release: corrupt archive: read content: unexpected EOF`,
+			wantMsg: `entry "random.bin": bundle: corrupt archive: read content: unexpected EOF`,
 		},
 		{
 			name: "gzip trailer cut off",

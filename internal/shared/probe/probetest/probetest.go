@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fixaroo/berth/internal/probe"
+	"github.com/fixaroo/berth/internal/shared/probe"
 )
 
 // CA is a certificate authority made for one test.

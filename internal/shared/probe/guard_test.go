@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fixaroo/berth/internal/probe"
-	"github.com/fixaroo/berth/internal/probe/probetest"
+	"github.com/fixaroo/berth/internal/shared/probe"
+	"github.com/fixaroo/berth/internal/shared/probe/probetest"
 )
 
 func TestGuardCheckAddr(t *testing.T) {

@@ -14,8 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/fixaroo/berth/internal/probe"
-	"github.com/fixaroo/berth/internal/probe/probetest"
+	"github.com/fixaroo/berth/internal/shared/probe"
+	"github.com/fixaroo/berth/internal/shared/probe/probetest"
 )
 
 const domain = "site.test"
