@@ -19,6 +19,13 @@ var metadataAddrs = [...]netip.Addr{
 // refusedAddr returns why alerts must not connect to ip, or "" if they may.
 // Loopback and private addresses are allowed: an agency may run its webhook
 // receiver or mail relay next to berthd.
+//
+// This is the guard of a zero Sender, and of checking a channel's address
+// when it is saved; it differs from probe.Guard, Berth's guard for
+// connections to addresses that anyone may set, which allows public
+// addresses only. berthd sends alerts through probe.Guard (public addresses
+// plus --alert-allow-private); this one keeps a Sender used on its own from
+// reaching the cloud metadata service, whatever it is pointed at.
 func refusedAddr(ip netip.Addr) string {
 	ip = ip.Unmap().WithZone("")
 	switch {
