@@ -19,6 +19,8 @@ import (
 
 	"github.com/fixaroo/berth/agents/reconciler"
 	"github.com/fixaroo/berth/agents/runtime/docker"
+	"github.com/fixaroo/berth/internal/shared/config"
+	"github.com/fixaroo/berth/internal/shared/metrics"
 	"github.com/fixaroo/berth/internal/shared/seal"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
@@ -236,13 +238,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, opts Options) error 
 		g.Go(func() error { return fr.probes.Run(ctx) })
 	}
 	var metricsAddr net.Addr
-	if cfg.MetricsListen != "" {
+	if !config.IsOff(cfg.MetricsListen) {
 		lis, err := net.Listen("tcp", cfg.MetricsListen)
 		if err != nil {
 			return fmt.Errorf("metrics listen: %w", err)
 		}
 		metricsAddr = lis.Addr()
-		g.Go(func() error { return serveMetrics(ctx, lis, registry) })
+		g.Go(func() error { return metrics.Serve(ctx, lis, registry) })
 	}
 	if fr != nil {
 		g.Go(func() error { return writeAddrFile(ctx, cfg.DataDir, fr.edge, metricsAddr) })

@@ -200,7 +200,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s %q: want host:port such as :443: %w", name, addr, err))
 		}
 	}
-	if c.MetricsListen != "" {
+	if !config.IsOff(c.MetricsListen) {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
 			errs = append(errs, fmt.Errorf("metrics listen %q: want host:port such as 127.0.0.1:9465, or off: %w", c.MetricsListen, err))
 		}

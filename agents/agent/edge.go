@@ -3,8 +3,6 @@ package agent
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -21,14 +19,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fixaroo/berth/agents/certs"
 	"github.com/fixaroo/berth/agents/edge"
 	"github.com/fixaroo/berth/agents/prober"
 	"github.com/fixaroo/berth/agents/reconciler"
-	"github.com/fixaroo/berth/internal/shared/atomicfile"
+	"github.com/fixaroo/berth/internal/shared/addrfile"
 	"github.com/fixaroo/berth/internal/shared/probe"
+	"github.com/fixaroo/berth/internal/shared/tlsroots"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
@@ -41,17 +39,11 @@ const AddrFile = "agent.addr"
 // whose Applier is set once the reconciler exists.
 func newEdge(cfg Config, session *atomic.Pointer[Session], reg *prometheus.Registry, log *slog.Logger) (*front, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	var roots *x509.CertPool
+	var roots *x509.CertPool // nil: certmagic's default, the system's
 	if cfg.ACMERoots != "" {
-		pem, err := os.ReadFile(cfg.ACMERoots)
-		if err != nil {
+		var err error
+		if roots, err = tlsroots.Pool(cfg.ACMERoots); err != nil {
 			return nil, fmt.Errorf("acme roots: %w", err)
-		}
-		if roots, err = x509.SystemCertPool(); err != nil {
-			roots = x509.NewCertPool()
-		}
-		if !roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("acme roots %s: no PEM certificate in the file", cfg.ACMERoots)
 		}
 	}
 	remote := certRemote{session: session.Load}
@@ -105,16 +97,11 @@ func challengesNotRedirected(next http.Handler) http.Handler {
 // reaches the fleet's nodes on private and loopback addresses (never
 // link-local or metadata ones).
 func newProbeScheduler(cfg Config, caPEM []byte, reg *prometheus.Registry, log *slog.Logger) (*prober.Scheduler, error) {
-	roots, err := x509.SystemCertPool()
+	roots, err := tlsroots.Pool(cfg.ACMERoots)
 	if err != nil {
-		roots = x509.NewCertPool()
+		return nil, fmt.Errorf("acme roots: %w", err)
 	}
 	roots.AppendCertsFromPEM(caPEM)
-	if cfg.ACMERoots != "" {
-		if pem, err := os.ReadFile(cfg.ACMERoots); err == nil {
-			roots.AppendCertsFromPEM(pem)
-		}
-	}
 	guard := probe.Guard{AllowPrivate: probe.FleetRanges(), Source: probeSource(cfg)}
 	return prober.New(prober.Options{DataDir: cfg.DataDir, Prober: &probe.Prober{Roots: roots, Guard: guard},
 		Registerer: reg, Logger: log.With("component", "prober")})
@@ -211,23 +198,6 @@ func renewOnSignal(ctx context.Context, m *certs.Manager, log *slog.Logger) {
 	}
 }
 
-// serveMetrics serves Prometheus metrics on lis until ctx ends.
-func serveMetrics(ctx context.Context, lis net.Listener, reg *prometheus.Registry) error {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(shutdown)
-	}()
-	if err := srv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("metrics: %w", err)
-	}
-	return nil
-}
-
 // writeAddrFile writes AddrFile once the edge listens, and removes it when
 // ctx ends.
 func writeAddrFile(ctx context.Context, dataDir string, e *edge.Edge, metrics net.Addr) error {
@@ -241,13 +211,9 @@ func writeAddrFile(ctx context.Context, dataDir string, e *edge.Edge, metrics ne
 	if metrics != nil {
 		addrs["metrics"] = metrics.String()
 	}
-	b, err := json.Marshal(addrs)
-	if err != nil {
-		return err
-	}
 	path := filepath.Join(dataDir, AddrFile)
-	if err := atomicfile.Write(path, b, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", AddrFile, err)
+	if err := addrfile.Write(path, addrs); err != nil {
+		return err
 	}
 	<-ctx.Done()
 	os.Remove(path)

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fixaroo/berth/internal/alerts"
+	"github.com/fixaroo/berth/internal/monitor"
 	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
@@ -24,17 +25,6 @@ var channelKinds = map[berthv1.AlertChannelKind]string{
 	berthv1.AlertChannelKind_ALERT_CHANNEL_KIND_WEBHOOK: "webhook",
 	berthv1.AlertChannelKind_ALERT_CHANNEL_KIND_SLACK:   "slack",
 	berthv1.AlertChannelKind_ALERT_CHANNEL_KIND_EMAIL:   "email",
-}
-
-// AlertChannel turns a stored channel into what package alerts sends to.
-func AlertChannel(c *store.AlertChannel) alerts.Channel {
-	ch := alerts.Channel{ID: c.ID, ClientID: c.ClientID, Name: c.Name, Kind: c.Kind, URL: c.Config["url"],
-		SMTPAddress: c.Config["smtp_address"], SMTPUsername: c.Config["smtp_username"], SMTPPassword: c.Config["smtp_password"],
-		EmailFrom: c.Config["email_from"]}
-	if to := c.Config["email_to"]; to != "" {
-		ch.EmailTo = strings.Split(to, ",")
-	}
-	return ch
 }
 
 // channelToProto shows a channel without its secrets.
@@ -72,7 +62,7 @@ func (s alertService) CreateAlertChannel(ctx context.Context, req *berthv1.Creat
 			c.Config[k] = v
 		}
 	}
-	if err := alerts.ValidateChannel(AlertChannel(c)); err != nil {
+	if err := alerts.ValidateChannel(monitor.AlertChannel(c)); err != nil {
 		return nil, &validate.Error{Field: "channel", Msg: err.Error()}
 	}
 	err := s.store.Update(ctx, func(tx store.Tx) error {
@@ -172,7 +162,7 @@ func (s alertService) TestAlertChannel(ctx context.Context, req *berthv1.TestAle
 		Subject: a.Subject, Body: a.Text, State: "pending", Attempts: 1, NextAttempt: now, CreateTime: now}
 	sendCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := s.alertSender.Send(sendCtx, AlertChannel(c), a); err != nil {
+	if err := s.alertSender.Send(sendCtx, monitor.AlertChannel(c), a); err != nil {
 		d.State, d.LastError = "failed", err.Error()
 	} else {
 		d.State, d.DeliverTime = "delivered", s.now()

@@ -208,48 +208,10 @@ func bundleError(err error) error {
 func (a *API) removeBlobIfUnused(digest string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, err := a.blobs.RemoveUnused(digest, func() (bool, error) { return a.digestInUse(ctx, digest) })
-	if err != nil {
+	gc := blobs.Collector{Blobs: a.blobs, Store: a.store}
+	if _, err := gc.RemoveIfUnused(ctx, digest); err != nil {
 		a.log.Error("remove unused release bundle", "digest", digest, "err", err)
 	}
-}
-
-// digestInUse reports whether any release refers to digest.
-func (a *API) digestInUse(ctx context.Context, digest string) (used bool, err error) {
-	err = a.store.View(ctx, func(tx store.ReadTx) error {
-		used, err = tx.ReleaseDigestInUse(digest)
-		return err
-	})
-	return used, err
-}
-
-// SweepBlobs removes every stored release bundle that no release refers to
-// and no upload has pinned: those of deleted sites, and any a crash left
-// between storing a bundle and recording its release. It returns how many
-// bundles it removed and the bytes they held. A nil Blobs store sweeps
-// nothing.
-func (a *API) SweepBlobs(ctx context.Context) (removed int, freed int64, err error) {
-	if a.blobs == nil {
-		return 0, 0, nil
-	}
-	stored, err := a.blobs.List()
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, b := range stored {
-		if err := ctx.Err(); err != nil {
-			return removed, freed, err
-		}
-		ok, err := a.blobs.RemoveUnused(b.Digest, func() (bool, error) { return a.digestInUse(ctx, b.Digest) })
-		if err != nil {
-			return removed, freed, fmt.Errorf("sweep release bundle %s: %w", b.Digest, err)
-		}
-		if ok {
-			removed++
-			freed += b.Size
-		}
-	}
-	return removed, freed, nil
 }
 
 // uploadReader reads the chunks of a CreateRelease stream.

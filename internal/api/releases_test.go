@@ -307,9 +307,9 @@ func TestSweepBlobs(t *testing.T) {
 
 	sweep := func(wantRemoved int, wantFreed int) {
 		t.Helper()
-		n, freed, err := s.api.SweepBlobs(context.Background())
+		n, freed, err := blobs.Collector{Blobs: s.blobs, Store: s.store}.Sweep(context.Background())
 		if err != nil || n != wantRemoved || freed != int64(wantFreed) {
-			t.Errorf("SweepBlobs = %d, %d bytes, %v; want %d, %d bytes", n, freed, err, wantRemoved, wantFreed)
+			t.Errorf("Sweep = %d, %d bytes, %v; want %d, %d bytes", n, freed, err, wantRemoved, wantFreed)
 		}
 	}
 	stored := func(step string, want ...string) {

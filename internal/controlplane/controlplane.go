@@ -13,8 +13,6 @@ package controlplane
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,7 +28,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -43,9 +40,12 @@ import (
 	"github.com/fixaroo/berth/internal/fleet"
 	"github.com/fixaroo/berth/internal/monitor"
 	"github.com/fixaroo/berth/internal/pki"
-	"github.com/fixaroo/berth/internal/shared/atomicfile"
+	"github.com/fixaroo/berth/internal/shared/addrfile"
+	"github.com/fixaroo/berth/internal/shared/config"
+	"github.com/fixaroo/berth/internal/shared/metrics"
 	"github.com/fixaroo/berth/internal/shared/probe"
 	"github.com/fixaroo/berth/internal/shared/seal"
+	"github.com/fixaroo/berth/internal/shared/tlsroots"
 	"github.com/fixaroo/berth/internal/store/sqlite"
 	"github.com/fixaroo/berth/internal/web"
 )
@@ -68,20 +68,11 @@ const (
 // system's roots and cfg.ProbeRoots, and reaches the fleet's nodes on
 // private and loopback addresses (never link-local or metadata ones).
 func newProber(cfg Config, ca *pki.CA) (*probe.Prober, error) {
-	roots, err := x509.SystemCertPool()
+	roots, err := tlsroots.Pool(cfg.ProbeRoots)
 	if err != nil {
-		roots = x509.NewCertPool()
+		return nil, fmt.Errorf("probe roots: %w", err)
 	}
 	roots.AddCert(ca.Certificate())
-	if cfg.ProbeRoots != "" {
-		pem, err := os.ReadFile(cfg.ProbeRoots)
-		if err != nil {
-			return nil, fmt.Errorf("probe roots: %w", err)
-		}
-		if !roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("probe roots %s: no PEM certificate in the file", cfg.ProbeRoots)
-		}
-	}
 	return &probe.Prober{Roots: roots, Guard: probe.Guard{AllowPrivate: probe.FleetRanges()}}, nil
 }
 
@@ -159,7 +150,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) er
 			return err
 		}
 	}
-	alerter := monitor.NewAlerter(monitor.Alerter{Store: st, Sender: newAlertSender(cfg), Channel: api.AlertChannel, Log: log.With("component", "alerts")})
+	alerter := monitor.NewAlerter(monitor.Alerter{Store: st, Sender: newAlertSender(cfg), Log: log.With("component", "alerts")})
 	mon := monitor.New(monitor.Options{Store: st, Logger: log.With("component", "uptime"), Registerer: reg,
 		Interval: time.Duration(cfg.ProbeInterval), Settle: time.Duration(cfg.UptimeSettle), Prober: prober,
 		Tick: time.Duration(cfg.UptimeTick), K: cfg.IncidentMinutes,
@@ -183,7 +174,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) er
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	var metricsLis net.Listener
-	if cfg.MetricsListen != "off" {
+	if !config.IsOff(cfg.MetricsListen) {
 		if metricsLis, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
 			lis.Close()
 			return fmt.Errorf("listen for metrics on %s: %w", cfg.MetricsListen, err)
@@ -214,21 +205,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) er
 		return nil
 	})
 	addrs := map[string]string{"listen": lis.Addr().String()}
-	var metricsSrv *http.Server
 	if metricsLis != nil {
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		g.Go(func() error {
-			if err := metricsSrv.Serve(metricsLis); !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("serve metrics on %s: %w", cfg.MetricsListen, err)
-			}
-			return nil
-		})
+		g.Go(func() error { return metrics.Serve(ctx, metricsLis, reg) })
 		addrs["metrics"] = metricsLis.Addr().String()
 	}
 	g.Go(func() error {
-		return housekeeping{store: st, api: a, retention: time.Duration(cfg.AuditRetention), log: log}.run(ctx)
+		return housekeeping{store: st, blobs: blobs.Collector{Blobs: bl, Store: st}, retention: time.Duration(cfg.AuditRetention), log: log}.run(ctx)
 	})
 	g.Go(func() error {
 		return fleet.New(fleet.Options{Store: st, Logger: log.With("component", "fleet")}).Run(ctx)
@@ -236,9 +218,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) er
 	g.Go(func() error { return mon.Run(ctx) })
 	g.Go(func() error { return alerter.Run(ctx) })
 
-	addrJSON, _ := json.Marshal(addrs)
 	addrPath := filepath.Join(cfg.DataDir, AddrFile)
-	if err := atomicfile.Write(addrPath, append(addrJSON, '\n'), 0o644); err != nil {
+	if err := addrfile.Write(addrPath, addrs); err != nil {
 		log.Warn("write address file", "err", err)
 	}
 	log.Info("berthd started", "listen", addrs["listen"], "metrics", addrs["metrics"], "data_dir", cfg.DataDir)
@@ -251,9 +232,6 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) er
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTime)
 		defer cancel()
 		err := srv.Shutdown(sctx)
-		if metricsSrv != nil {
-			err = errors.Join(err, metricsSrv.Shutdown(sctx))
-		}
 		grpcServer.Stop()
 		os.Remove(addrPath)
 		return err

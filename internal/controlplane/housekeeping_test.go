@@ -14,9 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/fixaroo/berth/internal/api"
 	"github.com/fixaroo/berth/internal/blobs"
-	"github.com/fixaroo/berth/internal/pki"
 	"github.com/fixaroo/berth/internal/shared/seal"
 	"github.com/fixaroo/berth/internal/store"
 	"github.com/fixaroo/berth/internal/store/sqlite"
@@ -67,15 +65,10 @@ func TestHousekeepingLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	ca, _, err := pki.LoadOrCreateCA(dir, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
 	bl, err := blobs.New(blobs.Options{Dir: filepath.Join(dir, blobsDir)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := api.New(api.Options{Store: st, CA: ca, Blobs: bl, Now: clk.Now})
 
 	// write stores a bundle that no upload holds any more.
 	write := func(content string) string {
@@ -149,7 +142,7 @@ func TestHousekeepingLoop(t *testing.T) {
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- housekeeping{store: st, api: a, retention: retention, log: slog.New(slog.DiscardHandler), now: clk.Now, newTicker: tk.newTicker}.run(runCtx)
+		done <- housekeeping{store: st, blobs: blobs.Collector{Blobs: bl, Store: st}, retention: retention, log: slog.New(slog.DiscardHandler), now: clk.Now, newTicker: tk.newTicker}.run(runCtx)
 	}()
 	t.Cleanup(func() {
 		cancel()

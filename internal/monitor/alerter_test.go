@@ -125,8 +125,8 @@ func runAlerter(t *testing.T, a *Alerter) {
 	})
 }
 
-// webhookChannel is the sendable form of a stored webhook channel (the API's
-// AlertChannel does the same for every kind).
+// webhookChannel is the sendable form of a stored webhook channel
+// (AlertChannel does the same for every kind).
 func webhookChannel(c *store.AlertChannel) alerts.Channel {
 	return alerts.Channel{ID: c.ID, ClientID: c.ClientID, Name: c.Name, Kind: c.Kind, URL: c.Config["url"]}
 }

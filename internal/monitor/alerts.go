@@ -20,7 +20,8 @@ import (
 type Alerter struct {
 	Store  store.Store
 	Sender *alerts.Sender
-	// Channel turns a stored channel into a sendable one.
+	// Channel turns a stored channel into a sendable one (default
+	// AlertChannel).
 	Channel func(*store.AlertChannel) alerts.Channel
 	Now     func() time.Time
 	Log     interface {
@@ -40,11 +41,26 @@ func NewAlerter(a Alerter) *Alerter {
 	if a.Now == nil {
 		a.Now = time.Now
 	}
+	if a.Channel == nil {
+		a.Channel = AlertChannel
+	}
 	if a.NewTicker == nil {
 		a.NewTicker = func(d time.Duration) (<-chan time.Time, func()) { t := time.NewTicker(d); return t.C, t.Stop }
 	}
 	a.wake = make(chan struct{}, 1)
 	return &a
+}
+
+// AlertChannel turns a stored channel (secrets decrypted by the store) into
+// what package alerts sends to.
+func AlertChannel(c *store.AlertChannel) alerts.Channel {
+	ch := alerts.Channel{ID: c.ID, ClientID: c.ClientID, Name: c.Name, Kind: c.Kind, URL: c.Config["url"],
+		SMTPAddress: c.Config["smtp_address"], SMTPUsername: c.Config["smtp_username"], SMTPPassword: c.Config["smtp_password"],
+		EmailFrom: c.Config["email_from"]}
+	if to := c.Config["email_to"]; to != "" {
+		ch.EmailTo = strings.Split(to, ",")
+	}
+	return ch
 }
 
 // Raise queues alert for every channel of clientID ("" for agency-wide
