@@ -83,7 +83,8 @@ type Options struct {
 	// Upstream, if set, is called when the address a site is served from
 	// changes: after a reconcile finds it answering at a new address, and
 	// with an invalid AddrPort once the site is removed. Calls for one site
-	// come in order; they must not block.
+	// come in order; they must not block. Reconciler.Upstream reads the
+	// address later: the reconciler is the one record of it.
 	Upstream func(siteID string, addr netip.AddrPort)
 	// HTTPSPort is the edge's public HTTPS port, used in the addresses
 	// WordPress is installed with (default 443).
@@ -161,6 +162,14 @@ func (r *Reconciler) Statuses() []*agentv1.SiteStatus {
 		out = append(out, proto.Clone(r.status[id]).(*agentv1.SiteStatus))
 	}
 	return out
+}
+
+// Upstream returns where a site's container answers, as the last
+// reconcile found it; invalid if the site answers nowhere (yet).
+func (r *Reconciler) Upstream(siteID string) netip.AddrPort {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.upstream[siteID]
 }
 
 // Run reconciles until ctx ends. It fails at once if the options are

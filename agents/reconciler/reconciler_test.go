@@ -251,6 +251,9 @@ func TestStaticSiteLifecycle(t *testing.T) {
 	if got, want := h.upstream(id), h.containerAddr(id, staticPort); got != want {
 		t.Errorf("upstream = %v, want the container's %v", got, want)
 	}
+	if got, want := h.r.Upstream(id), h.containerAddr(id, staticPort); got != want {
+		t.Errorf("Reconciler.Upstream = %v, want the container's %v", got, want)
+	}
 
 	// A new release replaces the content without a new container.
 	before, _ := h.rt.InspectContainer(t.Context(), containerName(id))
@@ -308,6 +311,9 @@ func TestStaticSiteLifecycle(t *testing.T) {
 	}
 	if addr := h.upstream(id); addr.IsValid() {
 		t.Errorf("upstream after deletion = %v, want none", addr)
+	}
+	if addr := h.r.Upstream(id); addr.IsValid() {
+		t.Errorf("Reconciler.Upstream after deletion = %v, want none", addr)
 	}
 }
 
