@@ -9,19 +9,16 @@ import (
 	"maps"
 	"net"
 	"os"
-	"path/filepath"
-	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/fixaroo/berth/agents/reconciler"
-	"github.com/fixaroo/berth/agents/runtime/docker"
+	"github.com/fixaroo/berth/agents/client"
+	"github.com/fixaroo/berth/agents/prober"
 	"github.com/fixaroo/berth/internal/shared/config"
 	"github.com/fixaroo/berth/internal/shared/metrics"
-	"github.com/fixaroo/berth/internal/shared/seal"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
@@ -38,39 +35,66 @@ type Applier interface {
 	Apply(ctx context.Context, ds *agentv1.DesiredState)
 }
 
-// Reporter takes site status for berthd; *Session implements it.
-type Reporter interface {
-	Report(st *agentv1.SiteStatus)
-	ReportFull(sts []*agentv1.SiteStatus)
+// Engine is what runs the node's sites: the seam between the wiring and
+// the container engine. OpenDocker opens the real one; tests pass their
+// own to RunWith.
+type Engine interface {
+	// Facts returns the node's facts as the engine sees them (HostFacts
+	// with the engine's version), for the join and for each hello.
+	Facts(ctx context.Context) (*agentv1.NodeFacts, error)
+	// Sites builds what serves the sites of the joined node that w
+	// describes. It is called once, before anything runs.
+	Sites(w Wiring) (Sites, error)
+	// Close releases the engine, after the sites have stopped.
+	Close() error
 }
 
-// Options are the parts that Run does not build itself. Zero values mean
-// the defaults stated.
-type Options struct {
-	// Applier receives every desired state. Default (nil): the node's real
-	// stack, which Run builds itself: a reconciler that runs the sites on
-	// the local Docker engine, and the edge that serves them. Tests pass
-	// their own to run the agent without an engine.
-	Applier Applier
-	// Facts returns the node's facts, for the join and for each hello.
-	// Default: HostFacts, with the engine's version when Run builds the
-	// Docker stack. Run sets the labels from the configuration; if Facts
-	// fails, Run logs it and uses HostFacts.
-	Facts func(ctx context.Context) (*agentv1.NodeFacts, error)
-	// Usage returns the content of each heartbeat. Default: the memory in
-	// use, no container count.
-	Usage func(ctx context.Context) *agentv1.AgentHeartbeat
-	// Session, if set, is called with the session before it starts, so that
-	// a reconciler can report site status through it.
-	Session func(Reporter)
+// Sites serve the node's sites: they apply desired states, answer for a
+// site's logs and, if they have an edge, say where it listens.
+type Sites interface {
+	Applier
+	// Logs opens the output of a site's container
+	// (client.SessionOptions.Logs).
+	Logs(ctx context.Context, siteID string, follow bool, tail int) (io.ReadCloser, error)
+	// EdgeAddress is where peers and berthd reach the node's edge, "" if
+	// unknown (client.SessionOptions.EdgeAddress).
+	EdgeAddress(ctx context.Context) string
+	// Listening waits until the edge listens and returns its addresses by
+	// name ("http", "https") for AddrFile; nil without an edge or once ctx
+	// ends.
+	Listening(ctx context.Context) map[string]string
+	// Run serves until ctx ends and returns after its goroutines have
+	// exited.
+	Run(ctx context.Context) error
 }
 
-// Run is berth-agent: it joins the fleet if the node has not joined yet,
-// applies the desired state saved on disk at once (the node serves without
-// the control plane), then keeps the session with berthd, saving and
-// applying every desired state it sends. It returns when ctx ends, or with
-// an error if the node cannot start.
-func Run(ctx context.Context, cfg Config, log *slog.Logger, opts Options) error {
+// Wiring is what an Engine builds the node's sites with.
+type Wiring struct {
+	Config   Config
+	Log      *slog.Logger
+	Registry *prometheus.Registry
+	Identity client.Identity
+	// Session is the node's session with berthd: sites report their status
+	// through it, fetch releases and store certificates with it.
+	Session *client.Session
+}
+
+// OpenEngine opens the engine that runs the node's sites.
+type OpenEngine func(ctx context.Context, cfg Config, log *slog.Logger) (Engine, error)
+
+// Run is berth-agent on a real node: its sites run on the local Docker
+// engine and are served through its edge. It joins the fleet if the node
+// has not joined yet, applies the desired state saved on disk at once (the
+// node serves without the control plane), then keeps the session with
+// berthd, saving and applying every desired state it sends. It returns
+// when ctx ends, or with an error if the node cannot start.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	return RunWith(ctx, cfg, log, OpenDocker)
+}
+
+// RunWith is Run with the engine that open returns: the one seam through
+// which tests run the whole agent without a container engine.
+func RunWith(ctx context.Context, cfg Config, log *slog.Logger, open OpenEngine) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -78,176 +102,162 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, opts Options) error 
 		return fmt.Errorf("create data dir: %w", err)
 	}
 	// Whether the node has joined is on disk: a node that cannot start for
-	// want of a join token says so before anything is dialled.
-	id, err := LoadIdentity(cfg.DataDir)
+	// want of a join token says so before the engine is opened.
+	id, err := client.LoadIdentity(cfg.DataDir)
 	joined := err == nil
 	switch {
-	case errors.Is(err, ErrNotJoined) && cfg.JoinToken == "":
+	case errors.Is(err, client.ErrNotJoined) && cfg.JoinToken == "":
 		return errors.New("this node has not joined a fleet: run berth-agent with --server and --join-token (make a token with `berth node join-token`)")
-	case err != nil && !errors.Is(err, ErrNotJoined):
+	case err != nil && !errors.Is(err, client.ErrNotJoined):
 		return err
 	}
-	// Without an Applier the agent runs sites on the local Docker engine and
-	// serves them through its edge.
-	var rec *reconciler.Reconciler
-	var makeReconciler func(nodeID string)
-	var sessionRef atomic.Pointer[Session]
-	var logs func(ctx context.Context, siteID string, follow bool, tail int) (io.ReadCloser, error)
-	var fr *front
-	registry := prometheus.NewRegistry()
-	if opts.Applier == nil {
-		rt, err := docker.New(ctx, docker.Options{BindRoot: cfg.DataDir, Logger: log.With("component", "docker")})
-		if err != nil {
-			return err
-		}
-		defer rt.Close()
-		box, err := seal.LoadOrCreateKey(filepath.Join(cfg.DataDir, stateKeyFile))
-		if err != nil {
-			return err
-		}
-		if fr, err = newEdge(cfg, &sessionRef, registry, log); err != nil {
-			return err
-		}
-		// The reconciler labels what it creates with the node id, known
-		// once the node has joined.
-		makeReconciler = func(nodeID string) {
-			rec = reconciler.New(reconciler.Options{
-				Runtime: rt, NodeID: nodeID, DataDir: cfg.DataDir, Box: box, Logger: log.With("component", "reconciler"),
-				Resync: time.Duration(cfg.Resync),
-				Images: reconciler.Images{Static: cfg.Images[ImageStatic], WordPress: cfg.Images[ImageWordPress], MariaDB: cfg.Images[ImageMariaDB]},
-				Fetch: func(ctx context.Context, id string) (io.ReadCloser, error) {
-					return sessionRef.Load().FetchRelease(ctx, id)
-				},
-				Report:    fr.siteStatus,
-				Upstream:  fr.upstream,
-				HTTPSPort: listenPort(cfg.HTTPSListen),
-			})
-			fr.next = rec
-			opts.Applier = fr
-			registry.MustRegister(newSiteStates(rec))
-		}
-		logs = func(ctx context.Context, siteID string, follow bool, tail int) (io.ReadCloser, error) {
-			// The reconciler names a site's container berth-<site id>.
-			rc, err := rt.Logs(ctx, "berth-"+siteID, follow, tail)
-			if errors.Is(err, docker.ErrNotFound) {
-				return nil, fmt.Errorf("site %s has no container on this node yet", siteID)
-			}
-			return rc, err
-		}
-		if opts.Facts == nil {
-			opts.Facts = func(ctx context.Context) (*agentv1.NodeFacts, error) {
-				f := HostFacts(cfg.DataDir)
-				info, err := rt.Info(ctx)
-				if err != nil {
-					return nil, err
-				}
-				f.DockerVersion = info.ServerVersion
-				return f, nil
-			}
-		}
+	eng, err := open(ctx, cfg, log)
+	if err != nil {
+		return err
 	}
-	facts := func(ctx context.Context) (*agentv1.NodeFacts, error) {
-		f := HostFacts(cfg.DataDir)
-		if opts.Facts != nil {
-			of, err := opts.Facts(ctx)
-			if err != nil {
-				log.Warn("cannot gather all node facts; sending the host's", "err", err)
-			} else {
-				f = proto.Clone(of).(*agentv1.NodeFacts)
-			}
-		}
-		f.Labels = maps.Clone(cfg.Labels)
-		return f, nil
-	}
-
-	switch {
-	case !joined:
-		f, _ := facts(ctx)
-		if id, err = Join(ctx, cfg, f); err != nil {
+	defer eng.Close()
+	n := &node{cfg: cfg, log: log, engine: eng}
+	if !joined {
+		if id, err = n.join(ctx); err != nil {
 			return err
 		}
-		log.Info("joined the fleet", "node_id", id.NodeID, "node_name", id.NodeName, "server", id.Server)
-	case cfg.JoinToken != "":
+	} else if cfg.JoinToken != "" {
 		log.Info("this node has joined already; ignoring --join-token", "node_id", id.NodeID)
 	}
-	if makeReconciler != nil {
-		makeReconciler(id.NodeID)
+	if err := n.wire(ctx, id); err != nil {
+		return err
 	}
-	if fr != nil {
-		if fr.probes, err = newProbeScheduler(cfg, id.CAPEM, registry, log); err != nil {
-			return err
-		}
+	return n.run(ctx)
+}
+
+// node is one run of the agent: every part, wired.
+type node struct {
+	cfg      Config
+	log      *slog.Logger
+	engine   Engine
+	registry *prometheus.Registry
+	session  *client.Session
+	probes   *prober.Scheduler
+	sites    Sites
+	saved    *agentv1.DesiredState // on disk at start; nil if none
+	metrics  net.Listener          // nil when metrics are off
+}
+
+// facts is what the node tells berthd about itself: the engine's facts
+// (the host's if the engine cannot tell), with the configured labels.
+func (n *node) facts(ctx context.Context) (*agentv1.NodeFacts, error) {
+	f, err := n.engine.Facts(ctx)
+	if err != nil {
+		n.log.Warn("cannot gather all node facts; sending the host's", "err", err)
+		f = client.HostFacts(n.cfg.DataDir)
+	} else {
+		f = proto.Clone(f).(*agentv1.NodeFacts)
 	}
+	f.Labels = maps.Clone(n.cfg.Labels)
+	return f, nil
+}
+
+// join trades the configured join token for the node's identity.
+func (n *node) join(ctx context.Context) (client.Identity, error) {
+	f, _ := n.facts(ctx)
+	id, err := client.Join(ctx, client.JoinConfig{Server: n.cfg.Server, JoinToken: n.cfg.JoinToken, NodeName: n.cfg.NodeName, DataDir: n.cfg.DataDir}, f)
+	if err != nil {
+		return client.Identity{}, err
+	}
+	n.log.Info("joined the fleet", "node_id", id.NodeID, "node_name", id.NodeName, "server", id.Server)
+	return id, nil
+}
+
+// wire builds every part for the node id is. The session comes before the
+// sites, which report, fetch releases and store certificates through it;
+// its callbacks reach the sites through n, complete before anything runs.
+func (n *node) wire(ctx context.Context, id client.Identity) error {
 	server := id.Server
-	if cfg.Server != "" {
-		if server, _, err = serverAddress(cfg.Server); err != nil {
+	if n.cfg.Server != "" {
+		var err error
+		if server, _, err = client.ServerAddress(n.cfg.Server); err != nil {
 			return err
 		}
 	}
-
-	var revision uint64
-	switch ds, err := LoadDesired(cfg.DataDir); {
-	case errors.Is(err, ErrNoDesiredState):
-	case err != nil:
-		log.Warn("cannot read the saved desired state; waiting for berthd's", "err", err)
-	default:
-		log.Info("applying the saved desired state", "revision", ds.GetRevision(), "sites", len(ds.GetSites()))
-		opts.Applier.Apply(ctx, ds)
-		revision = ds.GetRevision()
+	n.registry = prometheus.NewRegistry()
+	n.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var err error
+	if n.probes, err = newProbeScheduler(n.cfg, id.CAPEM, n.registry, n.log); err != nil {
+		return err
 	}
-
-	var probes ProbeSource
-	var edgeAddress func() string
-	if fr != nil {
-		probes = fr.probes
-		edgeAddress = func() string { return advertiseAddress(ctx, cfg, fr.edge) }
-	}
-	session := NewSession(SessionOptions{
-		Probes:      probes,
-		EdgeAddress: edgeAddress,
+	n.saved = n.loadDesired()
+	n.session = client.NewSession(client.SessionOptions{
 		Identity:    id,
-		DataDir:     cfg.DataDir,
+		DataDir:     n.cfg.DataDir,
 		Server:      server,
-		Facts:       facts,
-		Usage:       opts.Usage,
-		Logs:        logs,
-		Revision:    revision,
-		Log:         log.With("component", "session"),
-		OnDesired: func(ctx context.Context, ds *agentv1.DesiredState) {
-			if err := SaveDesired(cfg.DataDir, ds); err != nil {
-				log.Error("cannot save the desired state; applying it anyway", "err", err)
-			}
-			opts.Applier.Apply(ctx, ds)
-		},
+		Facts:       n.facts,
+		Logs:        n.logs,
+		Revision:    n.saved.GetRevision(),
+		Probes:      n.probes,
+		EdgeAddress: func() string { return n.sites.EdgeAddress(ctx) },
+		OnDesired:   n.desired,
+		Log:         n.log.With("component", "session"),
 	})
-	sessionRef.Store(session)
-	if opts.Session != nil {
-		opts.Session(session)
+	if n.sites, err = n.engine.Sites(Wiring{Config: n.cfg, Log: n.log, Registry: n.registry, Identity: id, Session: n.session}); err != nil {
+		return err
 	}
-
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return session.Run(ctx) })
-	if rec != nil {
-		g.Go(func() error { return rec.Run(ctx) })
-	}
-	if fr != nil {
-		g.Go(func() error { return fr.edge.Run(ctx) })
-		g.Go(func() error { return fr.certs.Run(ctx) })
-		g.Go(func() error { fr.run(ctx); return nil })
-		g.Go(func() error { renewOnSignal(ctx, fr.certs, log); return nil })
-		g.Go(func() error { return fr.probes.Run(ctx) })
-	}
-	var metricsAddr net.Addr
-	if !config.IsOff(cfg.MetricsListen) {
-		lis, err := net.Listen("tcp", cfg.MetricsListen)
-		if err != nil {
+	if !config.IsOff(n.cfg.MetricsListen) {
+		if n.metrics, err = net.Listen("tcp", n.cfg.MetricsListen); err != nil {
 			return fmt.Errorf("metrics listen: %w", err)
 		}
-		metricsAddr = lis.Addr()
-		g.Go(func() error { return metrics.Serve(ctx, lis, registry) })
 	}
-	if fr != nil {
-		g.Go(func() error { return writeAddrFile(ctx, cfg.DataDir, fr.edge, metricsAddr) })
+	return nil
+}
+
+// loadDesired returns the desired state saved on disk, nil if there is
+// none or it cannot be read (berthd will send it again).
+func (n *node) loadDesired() *agentv1.DesiredState {
+	ds, err := LoadDesired(n.cfg.DataDir)
+	switch {
+	case errors.Is(err, ErrNoDesiredState):
+		return nil
+	case err != nil:
+		n.log.Warn("cannot read the saved desired state; waiting for berthd's", "err", err)
+		return nil
 	}
+	return ds
+}
+
+// logs opens a site's container output for berthd.
+func (n *node) logs(ctx context.Context, siteID string, follow bool, tail int) (io.ReadCloser, error) {
+	return n.sites.Logs(ctx, siteID, follow, tail)
+}
+
+// apply hands a desired state to the prober and the sites.
+func (n *node) apply(ctx context.Context, ds *agentv1.DesiredState) {
+	n.probes.SetAssignments(ds.GetProbes())
+	n.sites.Apply(ctx, ds)
+}
+
+// desired saves and applies a desired state from berthd.
+func (n *node) desired(ctx context.Context, ds *agentv1.DesiredState) {
+	if err := SaveDesired(n.cfg.DataDir, ds); err != nil {
+		n.log.Error("cannot save the desired state; applying it anyway", "err", err)
+	}
+	n.apply(ctx, ds)
+}
+
+// run applies the saved desired state, then runs every part until ctx
+// ends or one fails.
+func (n *node) run(ctx context.Context) error {
+	if n.saved != nil {
+		n.log.Info("applying the saved desired state", "revision", n.saved.GetRevision(), "sites", len(n.saved.GetSites()))
+		n.apply(ctx, n.saved)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return n.session.Run(ctx) })
+	g.Go(func() error { return n.sites.Run(ctx) })
+	g.Go(func() error { return n.probes.Run(ctx) })
+	var metricsAddr net.Addr
+	if n.metrics != nil {
+		metricsAddr = n.metrics.Addr()
+		g.Go(func() error { return metrics.Serve(ctx, n.metrics, n.registry) })
+	}
+	g.Go(func() error { return writeAddrFile(ctx, n.cfg.DataDir, n.sites, metricsAddr) })
 	return g.Wait()
 }

@@ -134,36 +134,6 @@ func TestLoadConfigErrors(t *testing.T) {
 	}
 }
 
-func TestServerAddress(t *testing.T) {
-	for _, tc := range []struct{ in, addr, host string }{
-		{"https://berth.example:9443", "berth.example:9443", "berth.example"},
-		{"https://berth.example", "berth.example:8443", "berth.example"},
-		{"https://berth.example/", "berth.example:8443", "berth.example"},
-		{"berth.example:9443", "berth.example:9443", "berth.example"},
-		{"berth.example", "berth.example:8443", "berth.example"},
-		{"127.0.0.1:18443", "127.0.0.1:18443", "127.0.0.1"},
-		{"https://[::1]:18443", "[::1]:18443", "::1"},
-	} {
-		addr, host, err := serverAddress(tc.in)
-		if err != nil || addr != tc.addr || host != tc.host {
-			t.Errorf("serverAddress(%q) = %q, %q, %v; want %q, %q", tc.in, addr, host, err, tc.addr, tc.host)
-		}
-	}
-}
-
-func TestParseJoinToken(t *testing.T) {
-	secret, hash, err := parseJoinToken(goodToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := strings.Split(goodToken, ".")[0]; secret != want {
-		t.Errorf("secret = %q, want %q", secret, want)
-	}
-	if len(hash) != 32 || hash[0] != 0x00 || hash[1] != 0x11 || hash[31] != 0xff {
-		t.Errorf("hash = %x", hash)
-	}
-}
-
 func TestHelpShowsEverySetting(t *testing.T) {
 	var c Config
 	configtest.Help(t, func(args []string, stderr io.Writer) error {

@@ -1,4 +1,4 @@
-package agent
+package client
 
 import (
 	"context"
@@ -24,22 +24,24 @@ const (
 	certLockTTL = 5 * time.Minute
 )
 
-// certRemote is the control plane's certificate storage and CA, reached over
-// the session's mTLS connection; it implements certs.Remote and certs.Signer.
-type certRemote struct{ session func() *Session }
+// CertStorage is the control plane's certificate storage and CA, reached
+// over the session's mTLS connection; it implements certs.Remote and
+// certs.Signer. While the session is not running, every call fails with
+// certs.ErrUnavailable. Safe for concurrent use.
+type CertStorage struct{ session *Session }
+
+// CertStorage returns the certificate storage reached through s.
+func (s *Session) CertStorage() CertStorage { return CertStorage{session: s} }
 
 var (
-	_ certs.Remote = certRemote{}
-	_ certs.Signer = certRemote{}
+	_ certs.Remote = CertStorage{}
+	_ certs.Signer = CertStorage{}
 )
 
 // call runs f with the session's client, translating gRPC failures into the
 // errors package certs expects.
-func (r certRemote) call(ctx context.Context, op, key string, f func(context.Context, agentv1.AgentServiceClient) error) error {
-	var client agentv1.AgentServiceClient
-	if s := r.session(); s != nil {
-		client = s.Client()
-	}
+func (r CertStorage) call(ctx context.Context, op, key string, f func(context.Context, agentv1.AgentServiceClient) error) error {
+	client := r.session.Client()
 	if client == nil {
 		return fmt.Errorf("%s %s: %w", op, key, certs.ErrUnavailable)
 	}
@@ -59,7 +61,8 @@ func (r certRemote) call(ctx context.Context, op, key string, f func(context.Con
 	return fmt.Errorf("%s %s: %s", op, key, status.Convert(err).Message())
 }
 
-func (r certRemote) Load(ctx context.Context, key string) ([]byte, error) {
+// Load implements certs.Remote.
+func (r CertStorage) Load(ctx context.Context, key string) ([]byte, error) {
 	var v []byte
 	err := r.call(ctx, "load", key, func(ctx context.Context, c agentv1.AgentServiceClient) error {
 		resp, err := c.GetCertData(ctx, &agentv1.GetCertDataRequest{Key: key})
@@ -69,14 +72,16 @@ func (r certRemote) Load(ctx context.Context, key string) ([]byte, error) {
 	return v, err
 }
 
-func (r certRemote) Store(ctx context.Context, key string, value []byte) error {
+// Store implements certs.Remote.
+func (r CertStorage) Store(ctx context.Context, key string, value []byte) error {
 	return r.call(ctx, "store", key, func(ctx context.Context, c agentv1.AgentServiceClient) error {
 		_, err := c.PutCertData(ctx, &agentv1.PutCertDataRequest{Key: key, Value: value})
 		return err
 	})
 }
 
-func (r certRemote) Delete(ctx context.Context, key string) error {
+// Delete implements certs.Remote; deleting a missing key is not an error.
+func (r CertStorage) Delete(ctx context.Context, key string) error {
 	err := r.call(ctx, "delete", key, func(ctx context.Context, c agentv1.AgentServiceClient) error {
 		_, err := c.DeleteCertData(ctx, &agentv1.DeleteCertDataRequest{Key: key})
 		return err
@@ -87,7 +92,8 @@ func (r certRemote) Delete(ctx context.Context, key string) error {
 	return err
 }
 
-func (r certRemote) List(ctx context.Context, prefix string, recursive bool) ([]string, error) {
+// List implements certs.Remote.
+func (r CertStorage) List(ctx context.Context, prefix string, recursive bool) ([]string, error) {
 	var keys []string
 	err := r.call(ctx, "list", prefix, func(ctx context.Context, c agentv1.AgentServiceClient) error {
 		resp, err := c.ListCertData(ctx, &agentv1.ListCertDataRequest{Prefix: prefix, Recursive: recursive})
@@ -97,7 +103,8 @@ func (r certRemote) List(ctx context.Context, prefix string, recursive bool) ([]
 	return keys, err
 }
 
-func (r certRemote) Stat(ctx context.Context, key string) (certs.KeyInfo, error) {
+// Stat implements certs.Remote.
+func (r CertStorage) Stat(ctx context.Context, key string) (certs.KeyInfo, error) {
 	var info certs.KeyInfo
 	err := r.call(ctx, "stat", key, func(ctx context.Context, c agentv1.AgentServiceClient) error {
 		resp, err := c.StatCertData(ctx, &agentv1.StatCertDataRequest{Key: key})
@@ -112,7 +119,8 @@ func (r certRemote) Stat(ctx context.Context, key string) (certs.KeyInfo, error)
 	return info, err
 }
 
-func (r certRemote) TryLock(ctx context.Context, name string) (bool, error) {
+// TryLock implements certs.Remote, with a lease of certLockTTL.
+func (r CertStorage) TryLock(ctx context.Context, name string) (bool, error) {
 	var ok bool
 	err := r.call(ctx, "lock", name, func(ctx context.Context, c agentv1.AgentServiceClient) error {
 		resp, err := c.LockCertData(ctx, &agentv1.LockCertDataRequest{Name: name, TtlSeconds: int32(certLockTTL / time.Second)})
@@ -122,14 +130,16 @@ func (r certRemote) TryLock(ctx context.Context, name string) (bool, error) {
 	return ok, err
 }
 
-func (r certRemote) Unlock(ctx context.Context, name string) error {
+// Unlock implements certs.Remote.
+func (r CertStorage) Unlock(ctx context.Context, name string) error {
 	return r.call(ctx, "unlock", name, func(ctx context.Context, c agentv1.AgentServiceClient) error {
 		_, err := c.UnlockCertData(ctx, &agentv1.UnlockCertDataRequest{Name: name})
 		return err
 	})
 }
 
-func (r certRemote) SignCertificate(ctx context.Context, csrDER []byte) ([]byte, error) {
+// SignCertificate implements certs.Signer: berthd's CA signs csrDER.
+func (r CertStorage) SignCertificate(ctx context.Context, csrDER []byte) ([]byte, error) {
 	var chain []byte
 	err := r.call(ctx, "sign", "certificate", func(ctx context.Context, c agentv1.AgentServiceClient) error {
 		resp, err := c.SignCertificate(ctx, &agentv1.SignCertificateRequest{CsrDer: csrDER})

@@ -1,13 +1,15 @@
-// Package agent is berth-agent's composition root: it gives the node an
-// identity in the fleet, keeps the session with berthd, and hands every
-// desired state to the Applier (the reconciler).
+// Package client is the node's client of the control plane: it gives the
+// node an identity in the fleet (Join, LoadIdentity), keeps the session
+// with berthd (Session: hello, heartbeats, status reports, desired states,
+// log requests, certificate renewal), and reaches berthd's certificate
+// storage (CertStorage) and release bundles (Session.FetchRelease).
 //
 //	            berthd (one TLS port)
 //	               ▲            │
 //	  Join (once,  │            │ DesiredState (at once, then on change)
 //	  pinned TLS)  │ mTLS       ▼
 //	┌──────────────┴────────────────────────────────────────────┐
-//	│ Run                                                       │
+//	│ agents/agent wires it                                     │
 //	│  Identity ── LoadIdentity / Join ── DATA/node-key.pem,    │
 //	│                                     node.pem, ca.pem,     │
 //	│                                     node.json             │
@@ -15,8 +17,8 @@
 //	│           │  status reports (Report / ReportFull)         │
 //	│           ├─ reconnect with backoff (1s … 60s, jitter)    │
 //	│           └─ renew the certificate at 2/3 of its life     │
-//	│  OnDesired ── SaveDesired (DATA/desired.state, sealed) ── │
-//	│               Applier.Apply                               │
+//	│  OnDesired ── the agent saves and applies each state      │
+//	│  CertStorage, FetchRelease ── over the session's client   │
 //	└───────────────────────────────────────────────────────────┘
 //
 // # Joining
@@ -27,10 +29,4 @@
 // has nothing but the token cannot be talked into joining an impostor. From
 // then on it verifies berthd against the CA it saved, and proves itself with
 // its client certificate (common name = node id).
-//
-// # Static stability
-//
-// The last desired state is kept on disk, encrypted (it holds site
-// secrets), and applied at start before berthd is reached: with the control
-// plane down, the node keeps serving what it was last told to.
-package agent
+package client

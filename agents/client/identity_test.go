@@ -1,4 +1,4 @@
-package agent
+package client
 
 import (
 	"bytes"
@@ -137,7 +137,7 @@ func TestPinnedTLS(t *testing.T) {
 	// The pinned CA, but beside a leaf that another CA signed.
 	mixed := tls.Certificate{Certificate: [][]byte{otherLeaf.Certificate[0], ca.cert.Raw}, PrivateKey: otherLeaf.PrivateKey}
 	pin := func(c *testCA) []byte {
-		_, h, err := parseJoinToken(testJoinToken(c))
+		_, h, err := ParseJoinToken(testJoinToken(c))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +202,7 @@ func TestJoin(t *testing.T) {
 	ca := newTestCA(t)
 	srv := startTestServer(t, ca)
 	facts := &agentv1.NodeFacts{Hostname: "n1", CpuMillicores: 1000, MemoryMib: 512}
-	cfg := Config{Server: "https://" + srv.addr, JoinToken: testJoinToken(ca), DataDir: t.TempDir(), NodeName: "n1"}
+	cfg := JoinConfig{Server: "https://" + srv.addr, JoinToken: testJoinToken(ca), DataDir: t.TempDir(), NodeName: "n1"}
 	ctx := context.Background()
 
 	id, err := Join(ctx, cfg, facts)
@@ -223,19 +223,19 @@ func TestJoin(t *testing.T) {
 	other := newTestCA(t)
 	for _, tc := range []struct {
 		name string
-		cfg  func(c *Config)
+		cfg  func(c *JoinConfig)
 		want string
 	}{
-		{"used token", func(c *Config) {
+		{"used token", func(c *JoinConfig) {
 			secret, pin, _ := strings.Cut(c.JoinToken, ".")
 			c.JoinToken = secret[:len(secret)-1] + "Q." + pin
 		}, "join token rejected: it is invalid, expired or already used — make a new one with `berth node join-token`"},
-		{"name taken", func(c *Config) { c.NodeName = "taken" }, `a node named "taken" exists already`},
-		{"token from another berthd", func(c *Config) {
+		{"name taken", func(c *JoinConfig) { c.NodeName = "taken" }, `a node named "taken" exists already`},
+		{"token from another berthd", func(c *JoinConfig) {
 			secret, _, _ := strings.Cut(c.JoinToken, ".")
 			c.JoinToken = secret + "." + other.hash()
 		}, "did not present the CA pinned in the join token"},
-		{"nobody there", func(c *Config) { c.Server = closedAddr(t) }, "cannot reach berthd"},
+		{"nobody there", func(c *JoinConfig) { c.Server = closedAddr(t) }, "cannot reach berthd"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := cfg

@@ -1,4 +1,4 @@
-package agent
+package client
 
 import (
 	"context"
@@ -34,7 +34,7 @@ func logsSession(t *testing.T, open func(ctx context.Context, siteID string, fol
 	ca := newTestCA(t)
 	srv := startTestServer(t, ca)
 	dataDir := t.TempDir()
-	id, err := Join(context.Background(), Config{Server: srv.addr, JoinToken: testJoinToken(ca), DataDir: dataDir, NodeName: "n1"}, testFacts)
+	id, err := Join(context.Background(), JoinConfig{Server: srv.addr, JoinToken: testJoinToken(ca), DataDir: dataDir, NodeName: "n1"}, testFacts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package agent
+package client
 
 import (
 	"cmp"
@@ -251,7 +251,7 @@ func (s *Session) lastRevision() uint64 {
 // returns nil after its goroutines have exited. Failures are logged and
 // retried, never returned.
 func (s *Session) Run(ctx context.Context) error {
-	addr, host, err := serverAddress(s.opts.Server)
+	addr, host, err := ServerAddress(s.opts.Server)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func run() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := agent.Run(ctx, cfg, cfg.NewLogger(os.Stderr), agent.Options{}); err != nil {
+	if err := agent.Run(ctx, cfg, cfg.NewLogger(os.Stderr)); err != nil {
 		fmt.Fprintln(os.Stderr, "berth-agent:", err)
 		return 1
 	}
