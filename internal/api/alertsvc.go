@@ -11,6 +11,7 @@ import (
 
 	"github.com/fixaroo/berth/internal/alerts"
 	"github.com/fixaroo/berth/internal/monitor"
+	"github.com/fixaroo/berth/internal/rpc"
 	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
@@ -71,12 +72,12 @@ func (s alertService) CreateAlertChannel(ctx context.Context, req *berthv1.Creat
 				return err
 			}
 			if _, err := tx.GetClient(c.ClientID); errors.Is(err, store.ErrNotFound) {
-				return notFound("client", c.ClientID)
+				return rpc.NotFound("client", c.ClientID)
 			} else if err != nil {
 				return err
 			}
 		}
-		setResource(ctx, c.ID, c.ClientID)
+		rpc.SetResource(ctx, c.ID, c.ClientID)
 		if err := tx.CreateAlertChannel(c); err != nil {
 			return err
 		}
@@ -112,11 +113,11 @@ func (s alertService) DeleteAlertChannel(ctx context.Context, req *berthv1.Delet
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		c, err := tx.GetAlertChannel(req.GetId())
 		if errors.Is(err, store.ErrNotFound) {
-			return notFound("alert channel", req.GetId())
+			return rpc.NotFound("alert channel", req.GetId())
 		} else if err != nil {
 			return err
 		}
-		setResource(ctx, c.ID, c.ClientID)
+		rpc.SetResource(ctx, c.ID, c.ClientID)
 		if err := tx.DeleteAlertChannel(c.ID); err != nil {
 			return err
 		}
@@ -149,11 +150,11 @@ func (s alertService) TestAlertChannel(ctx context.Context, req *berthv1.TestAle
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("alert channel", req.GetId())
+		return nil, rpc.NotFound("alert channel", req.GetId())
 	} else if err != nil {
 		return nil, err
 	}
-	setResource(ctx, c.ID, c.ClientID)
+	rpc.SetResource(ctx, c.ID, c.ClientID)
 	now := s.now()
 	a := alerts.Alert{Event: "test", Subject: "Berth test alert for " + c.Name,
 		Text: "This is a test alert from Berth. If you can read it, the channel works.", Time: now,

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -11,10 +12,10 @@ import (
 	"github.com/fixaroo/berth/internal/alerts"
 	"github.com/fixaroo/berth/internal/auth"
 	"github.com/fixaroo/berth/internal/blobs"
-	"github.com/fixaroo/berth/internal/monitor"
+	"github.com/fixaroo/berth/internal/logrelay"
 	"github.com/fixaroo/berth/internal/pki"
+	"github.com/fixaroo/berth/internal/rpc"
 	"github.com/fixaroo/berth/internal/store"
-	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
 )
 
@@ -24,7 +25,8 @@ type Options struct {
 	Store store.Store
 	// Logger receives errors that callers only see as Internal (default: discard).
 	Logger *slog.Logger
-	// Registerer receives the API's metrics (default: none registered).
+	// Registerer receives the metrics of the Gate that ServerOptions uses
+	// (default: none registered).
 	Registerer prometheus.Registerer
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -35,13 +37,11 @@ type Options struct {
 	WatchResync time.Duration
 	// LoginLimiter limits failed logins (default: 5 failures per email or peer per 15 minutes).
 	LoginLimiter *auth.LoginLimiter
-	// CA signs node certificates; required.
+	// CA is berthd's certificate authority, whose hash join tokens carry;
+	// required.
 	CA *pki.CA
-	// NodeCertTTL is the lifetime of node certificates (default 30 days);
-	// agents renew them when a third is left.
-	NodeCertTTL time.Duration
-	// Blobs stores release bundles; ReleaseService and FetchRelease need it
-	// and fail with FailedPrecondition without it.
+	// Blobs stores release bundles; ReleaseService needs it and fails with
+	// FailedPrecondition without it.
 	Blobs *blobs.Store
 	// ScratchDir is where uploaded bundles are unpacked to be checked, then
 	// removed (default: the OS temporary directory).
@@ -49,43 +49,33 @@ type Options struct {
 	// LogsStartTimeout is how long GetSiteLogs waits for the site's node to
 	// start answering (default 10 s).
 	LogsStartTimeout time.Duration
-	// InternalSuffixes are the domain suffixes whose site certificates
-	// berthd's CA signs (AgentService.SignCertificate); default
-	// DefaultInternalSuffixes.
-	InternalSuffixes []string
-	// Monitor stores the nodes' probe results and assigns their probes;
-	// without it nodes are sent no probes and their results are dropped.
-	Monitor *monitor.Monitor
+	// Logs reaches the nodes' sessions for GetSiteLogs; the node-facing
+	// server (package agentapi) must be given the same Relay (default: a
+	// Relay of its own, which no node reaches).
+	Logs *logrelay.Relay
 	// AlertSender sends test alerts (default: alerts.Sender's defaults).
 	AlertSender *alerts.Sender
 }
 
-// DefaultInternalSuffixes are the development names berthd's CA signs site
-// certificates for: names no public CA may issue for.
-var DefaultInternalSuffixes = []string{"localhost", "test", "internal"}
-
-// API implements the berth.v1 services. Create it with New and register it
-// with Register.
+// API implements the public berth.v1 services. Create it with New and
+// register it with Register on a server guarded by an rpc.Gate that has
+// Rules (ServerOptions makes one for a server of this API alone).
 type API struct {
 	store       store.Store
 	log         *slog.Logger
 	now         func() time.Time
-	auth        *auth.Authenticator
+	gate        *rpc.Gate
 	limiter     *auth.LoginLimiter
-	metrics     *metrics
 	sessionTTL  time.Duration
 	watchResync time.Duration
 	ca          *pki.CA
-	nodeCertTTL time.Duration
 	blobs       *blobs.Store
 	scratchDir  string
 	// checks bounds how many uploaded bundles are unpacked at once.
 	checks chan struct{}
 	// logs pairs GetSiteLogs calls with the nodes' SendLogs calls.
-	logs             *logRelay
+	logs             *logrelay.Relay
 	logsStartTimeout time.Duration
-	internalSuffixes []string
-	monitor          *monitor.Monitor
 	alertSender      *alerts.Sender
 	// statusPages keeps recently built public status pages.
 	statusPages *statusPageCache
@@ -108,9 +98,6 @@ func New(o Options) *API {
 	if o.WatchResync <= 0 {
 		o.WatchResync = 15 * time.Second
 	}
-	if o.NodeCertTTL <= 0 {
-		o.NodeCertTTL = 30 * 24 * time.Hour
-	}
 	if o.LogsStartTimeout <= 0 {
 		o.LogsStartTimeout = 10 * time.Second
 	}
@@ -120,46 +107,42 @@ func New(o Options) *API {
 		// own, limited to public addresses and --alert-allow-private.
 		o.AlertSender = &alerts.Sender{}
 	}
-	if len(o.InternalSuffixes) == 0 {
-		o.InternalSuffixes = DefaultInternalSuffixes
+	if o.Logs == nil {
+		o.Logs = logrelay.New()
 	}
 	if o.LoginLimiter == nil {
 		o.LoginLimiter = auth.NewLoginLimiter(auth.LimiterOptions{Now: o.Now})
 	}
 	return &API{
-		store:       o.Store,
-		log:         o.Logger,
-		now:         func() time.Time { return o.Now().UTC() },
-		auth:        auth.NewAuthenticator(o.Store, o.Now),
+		store: o.Store,
+		log:   o.Logger,
+		now:   func() time.Time { return o.Now().UTC() },
+		gate: rpc.NewGate(rpc.Options{Store: o.Store, Logger: o.Logger, Registerer: o.Registerer, Now: o.Now,
+			Rules: []rpc.Rules{Rules(), rpc.InfrastructureRules()}}),
 		limiter:     o.LoginLimiter,
-		metrics:     newMetrics(o.Registerer),
 		sessionTTL:  o.SessionTTL,
 		watchResync: o.WatchResync,
 		ca:          o.CA,
-		nodeCertTTL: o.NodeCertTTL,
 		blobs:       o.Blobs,
 		scratchDir:  o.ScratchDir,
 		checks:      make(chan struct{}, maxConcurrentChecks),
-		logs:        newLogRelay(),
+		logs:        o.Logs,
 		closed:      make(chan struct{}),
 
 		logsStartTimeout: o.LogsStartTimeout,
-		internalSuffixes: o.InternalSuffixes,
-		monitor:          o.Monitor,
 		alertSender:      o.AlertSender,
 		statusPages:      newStatusPageCache(),
 	}
 }
 
-// ServerOptions returns the interceptors every server of this API must use.
+// ServerOptions returns the interceptors of a server that carries this API
+// alone (tests, the dashboard's harness). berthd's server also carries the
+// node contract and uses one rpc.Gate with both packages' Rules instead.
 func (a *API) ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(a.UnaryInterceptor),
-		grpc.ChainStreamInterceptor(a.StreamInterceptor),
-	}
+	return a.gate.ServerOptions()
 }
 
-// Register registers every service on s.
+// Register registers every public service on s.
 func (a *API) Register(s grpc.ServiceRegistrar) {
 	berthv1.RegisterAuthServiceServer(s, authService{API: a})
 	berthv1.RegisterClientServiceServer(s, clientService{API: a})
@@ -168,7 +151,6 @@ func (a *API) Register(s grpc.ServiceRegistrar) {
 	berthv1.RegisterUserServiceServer(s, userService{API: a})
 	berthv1.RegisterTokenServiceServer(s, tokenService{API: a})
 	berthv1.RegisterAuditServiceServer(s, auditService{API: a})
-	agentv1.RegisterAgentServiceServer(s, agentService{API: a})
 	berthv1.RegisterReleaseServiceServer(s, releaseService{API: a})
 	berthv1.RegisterLogServiceServer(s, logService{API: a})
 	berthv1.RegisterUptimeServiceServer(s, uptimeService{API: a})
@@ -180,4 +162,9 @@ func (a *API) Register(s grpc.ServiceRegistrar) {
 // not wait for them. Safe to call more than once.
 func (a *API) Close() {
 	a.closeOnce.Do(func() { close(a.closed) })
+}
+
+// auditInTx appends the call's success event inside tx.
+func (a *API) auditInTx(ctx context.Context, tx store.Tx, resourceID, clientID string) error {
+	return rpc.AuditInTx(ctx, tx, a.now(), resourceID, clientID)
 }

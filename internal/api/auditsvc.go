@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/fixaroo/berth/internal/auth"
+	"github.com/fixaroo/berth/internal/rpc"
 	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
@@ -39,7 +40,7 @@ func (s auditService) ListAuditEvents(ctx context.Context, req *berthv1.ListAudi
 	}
 	if !p.IsAdmin() {
 		if f.ClientID != "" && f.ClientID != p.ClientID {
-			return nil, deny(ctx, "client", f.ClientID)
+			return nil, rpc.Deny(ctx, "client", f.ClientID)
 		}
 		f.ClientID = p.ClientID
 	}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fixaroo/berth/internal/auth"
+	"github.com/fixaroo/berth/internal/rpc"
 	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
@@ -29,7 +30,7 @@ func (s authService) Login(ctx context.Context, req *berthv1.LoginRequest) (*ber
 	if email == "" || req.GetPassword() == "" {
 		return nil, &validate.Error{Field: "email", Msg: "give an email and a password"}
 	}
-	peerKey := "peer:" + callInfoFrom(ctx).peer
+	peerKey := "peer:" + rpc.Peer(ctx)
 	emailKey := "email:" + email
 	ok, wait, undo := s.limiter.Attempt(emailKey, peerKey)
 	if !ok {
@@ -47,7 +48,7 @@ func (s authService) Login(ctx context.Context, req *berthv1.LoginRequest) (*ber
 	case err != nil:
 		return nil, err
 	}
-	setResource(ctx, u.ID, u.ClientID)
+	rpc.SetResource(ctx, u.ID, u.ClientID)
 	if err := auth.CheckPassword(u.PasswordHash, req.GetPassword()); err != nil {
 		if !errors.Is(err, auth.ErrPasswordMismatch) {
 			return nil, fmt.Errorf("check password of %s: %w", u.ID, err)
@@ -62,8 +63,7 @@ func (s authService) Login(ctx context.Context, req *berthv1.LoginRequest) (*ber
 		ID: store.NewID("tok", now), Name: "session", Kind: store.TokenKindSession, Role: u.Role,
 		ClientID: u.ClientID, UserID: u.ID, Hash: hash, CreateTime: now, ExpireTime: now.Add(s.sessionTTL),
 	}
-	ci := callInfoFrom(ctx)
-	ci.principal = &auth.Principal{Role: u.Role, ClientID: u.ClientID, UserID: u.ID, Email: u.Email}
+	rpc.SetPrincipal(ctx, &auth.Principal{Role: u.Role, ClientID: u.ClientID, UserID: u.ID, Email: u.Email})
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		if err := tx.CreateToken(t); err != nil {
 			return err
@@ -79,7 +79,7 @@ func (s authService) Login(ctx context.Context, req *berthv1.LoginRequest) (*ber
 func (s authService) Logout(ctx context.Context, _ *berthv1.LogoutRequest) (*berthv1.LogoutResponse, error) {
 	p := auth.FromContext(ctx)
 	if p.TokenKind != store.TokenKindSession {
-		return nil, failedPrecondition("this is an API token, not a login session; revoke it with `berth token revoke %s`", p.TokenID)
+		return nil, rpc.FailedPrecondition("this is an API token, not a login session; revoke it with `berth token revoke %s`", p.TokenID)
 	}
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		if err := tx.RevokeToken(p.TokenID, s.now()); err != nil {
@@ -96,7 +96,7 @@ func (s authService) Logout(ctx context.Context, _ *berthv1.LogoutRequest) (*ber
 func (s authService) ChangePassword(ctx context.Context, req *berthv1.ChangePasswordRequest) (*berthv1.ChangePasswordResponse, error) {
 	p := auth.FromContext(ctx)
 	if p.UserID == "" {
-		return nil, failedPrecondition("this API token acts for no user, so it has no password")
+		return nil, rpc.FailedPrecondition("this API token acts for no user, so it has no password")
 	}
 	if err := validate.Password("new_password", req.GetNewPassword()); err != nil {
 		return nil, err
@@ -105,7 +105,7 @@ func (s authService) ChangePassword(ctx context.Context, req *berthv1.ChangePass
 	if err != nil {
 		return nil, err
 	}
-	setResource(ctx, p.UserID, p.ClientID)
+	rpc.SetResource(ctx, p.UserID, p.ClientID)
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		u, err := tx.GetUser(p.UserID)
 		if err != nil {

@@ -355,56 +355,7 @@ var matrix = map[string]matrixRow{
 		want: map[string]codes.Code{admin: codes.FailedPrecondition, clientA: codes.FailedPrecondition, clientB: codes.NotFound},
 	},
 
-	// Join needs no credential but the join token in the request.
-	"/berth.agent.v1.AgentService/Join": {
-		req: func(f *fixture) proto.Message {
-			return &agentv1.JoinRequest{JoinToken: f.joinTok, NodeName: "joined-" + f.seq, CsrDer: f.csr, Facts: testFacts()}
-		},
-		want: map[string]codes.Code{none: codes.OK, expired: codes.OK, revoked: codes.OK, admin: codes.OK, clientA: codes.OK, clientB: codes.OK, node: codes.OK},
-	},
-	"/berth.agent.v1.AgentService/RenewCertificate": nodeOnly(func(f *fixture) proto.Message {
-		return &agentv1.RenewCertificateRequest{CsrDer: f.csr}
-	}),
-	"/berth.agent.v1.AgentService/Connect": nodeOnly(func(f *fixture) proto.Message {
-		return &agentv1.ConnectRequest{Msg: &agentv1.ConnectRequest_Hello{Hello: &agentv1.AgentHello{Facts: testFacts()}}}
-	}),
-	// The node may fetch releases of the sites placed on it.
-	"/berth.agent.v1.AgentService/FetchRelease": nodeOnly(func(f *fixture) proto.Message {
-		return &agentv1.FetchReleaseRequest{ReleaseId: f.a.releaseID}
-	}),
-	// Log requests are issued by berthd; one it did not issue is NotFound.
-	"/berth.agent.v1.AgentService/SendLogs": {
-		req: func(f *fixture) proto.Message {
-			return &agentv1.SendLogsRequest{RequestId: "logs_01jd0000000000000000000000", Lines: []string{"forged"}}
-		},
-		want: map[string]codes.Code{node: codes.NotFound, admin: codes.PermissionDenied, clientA: codes.PermissionDenied, clientB: codes.PermissionDenied},
-	},
-	// Certificate storage of the node's own domains (certs_test.go covers
-	// other nodes' domains).
-	"/berth.agent.v1.AgentService/GetCertData": nodeOnlyCode(codes.NotFound, func(f *fixture) proto.Message {
-		return &agentv1.GetCertDataRequest{Key: certKey(f.a.domain)}
-	}),
-	"/berth.agent.v1.AgentService/PutCertData": nodeOnly(func(f *fixture) proto.Message {
-		return &agentv1.PutCertDataRequest{Key: certKey(f.a.domain), Value: []byte("pem")}
-	}),
-	"/berth.agent.v1.AgentService/DeleteCertData": nodeOnlyCode(codes.NotFound, func(f *fixture) proto.Message {
-		return &agentv1.DeleteCertDataRequest{Key: certKey(f.a.domain)}
-	}),
-	"/berth.agent.v1.AgentService/ListCertData": nodeOnlyCode(codes.NotFound, func(f *fixture) proto.Message {
-		return &agentv1.ListCertDataRequest{Prefix: "certificates", Recursive: true}
-	}),
-	"/berth.agent.v1.AgentService/StatCertData": nodeOnlyCode(codes.NotFound, func(f *fixture) proto.Message {
-		return &agentv1.StatCertDataRequest{Key: certKey(f.a.domain)}
-	}),
-	"/berth.agent.v1.AgentService/LockCertData": nodeOnly(func(f *fixture) proto.Message {
-		return &agentv1.LockCertDataRequest{Name: "issue_cert_" + f.a.domain, TtlSeconds: 60}
-	}),
-	"/berth.agent.v1.AgentService/UnlockCertData": nodeOnly(func(f *fixture) proto.Message {
-		return &agentv1.UnlockCertDataRequest{Name: "issue_cert_" + f.a.domain}
-	}),
-	"/berth.agent.v1.AgentService/SignCertificate": nodeOnly(func(f *fixture) proto.Message {
-		return &agentv1.SignCertificateRequest{CsrDer: f.siteCSR}
-	}),
+	// The node contract's methods are in agentapi's matrix.
 
 	"/berth.v1.UptimeService/GetSiteUptime": scopedToA(func(f *fixture) proto.Message {
 		return &berthv1.GetSiteUptimeRequest{SiteId: f.a.siteID}
@@ -458,21 +409,9 @@ var matrix = map[string]matrixRow{
 	}),
 }
 
-// nodeOnlyCode expects code for the node and PermissionDenied for people.
-func nodeOnlyCode(code codes.Code, req func(f *fixture) proto.Message) matrixRow {
-	r := nodeOnly(req)
-	r.want[node] = code
-	return r
-}
-
 // certKey is where certmagic keeps the certificate of domain.
 func certKey(domain string) string {
 	return "certificates/acme-v02.api.letsencrypt.org-directory/" + domain + "/" + domain + ".crt"
-}
-
-// nodeOnly expects OK for the node and PermissionDenied for people.
-func nodeOnly(req func(f *fixture) proto.Message) matrixRow {
-	return matrixRow{req: req, want: map[string]codes.Code{node: codes.OK, admin: codes.PermissionDenied, clientA: codes.PermissionDenied, clientB: codes.PermissionDenied}}
 }
 
 func testFacts() *agentv1.NodeFacts {

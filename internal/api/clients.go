@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/fixaroo/berth/internal/auth"
+	"github.com/fixaroo/berth/internal/rpc"
 	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
@@ -26,7 +27,7 @@ func (s clientService) CreateClient(ctx context.Context, req *berthv1.CreateClie
 		ID: store.NewID("cl", now), DisplayName: in.GetDisplayName(), Slug: in.GetSlug(), ContactEmail: email,
 		CreateTime: now, UpdateTime: now, StatusPage: statusPageFromProto(in.GetStatusPage()),
 	}
-	setResource(ctx, c.ID, c.ID)
+	rpc.SetResource(ctx, c.ID, c.ID)
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		if err := checkStatusPage(tx, c.ID, &c.StatusPage, true); err != nil {
 			return err
@@ -66,7 +67,7 @@ func (s clientService) getClient(ctx context.Context, id string) (*store.Client,
 		return nil, err
 	}
 	if !auth.FromContext(ctx).MayAccessClient(id) {
-		return nil, deny(ctx, "client", id)
+		return nil, rpc.Deny(ctx, "client", id)
 	}
 	var c *store.Client
 	err := s.store.View(ctx, func(tx store.ReadTx) (err error) {
@@ -123,7 +124,7 @@ func (s clientService) UpdateClient(ctx context.Context, req *berthv1.UpdateClie
 	if len(paths) == 0 {
 		return nil, &validate.Error{Field: "update_mask", Msg: "name the fields to change: " + updatableClientFields}
 	}
-	setResource(ctx, id, id)
+	rpc.SetResource(ctx, id, id)
 	var c *store.Client
 	err := s.store.Update(ctx, func(tx store.Tx) (err error) {
 		if c, err = tx.GetClient(id); err != nil {
@@ -176,7 +177,7 @@ func (s clientService) DeleteClient(ctx context.Context, req *berthv1.DeleteClie
 	if err := validate.ID("id", "cl", id); err != nil {
 		return nil, err
 	}
-	setResource(ctx, id, id)
+	rpc.SetResource(ctx, id, id)
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		if err := tx.DeleteClient(id); err != nil {
 			return err

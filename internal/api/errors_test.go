@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/fixaroo/berth/internal/auth"
+	"github.com/fixaroo/berth/internal/rpc"
 	"github.com/fixaroo/berth/internal/shared/bundle"
 	"github.com/fixaroo/berth/internal/shared/seal"
 	"github.com/fixaroo/berth/internal/shared/validate"
@@ -114,16 +115,16 @@ func TestToStatus(t *testing.T) {
 		{"store error without a message", &store.Error{Kind: store.ErrNotFound}, statusWant{codes.NotFound, "not found"}},
 		{"store error of another kind", &store.Error{Kind: errors.New(secret), Msg: secret}, internal},
 		{"failed precondition",
-			failedPrecondition("site %q is being deleted", "site_1"),
+			rpc.FailedPrecondition("site %q is being deleted", "site_1"),
 			statusWant{codes.FailedPrecondition, `site "site_1" is being deleted`}},
 		{"failed precondition, wrapped",
-			fmt.Errorf("update site: %w", failedPrecondition("site %q is being deleted", "site_1")),
+			fmt.Errorf("update site: %w", rpc.FailedPrecondition("site %q is being deleted", "site_1")),
 			statusWant{codes.FailedPrecondition, `site "site_1" is being deleted`}},
 		{"user error wins over the store error it wraps",
-			&userError{code: codes.FailedPrecondition, msg: "activate another release first", err: siteNotFound},
+			&rpc.UserError{Code: codes.FailedPrecondition, Msg: "activate another release first", Err: siteNotFound},
 			statusWant{codes.FailedPrecondition, "activate another release first"}},
 		{"invalid argument hides its cause",
-			invalidArgument(errors.New(secret), "the bundle is empty"),
+			rpc.InvalidArgument(errors.New(secret), "the bundle is empty"),
 			statusWant{codes.InvalidArgument, "the bundle is empty"}},
 		{"validation",
 			fmt.Errorf("create site: %w", &validate.Error{Field: "primary_domain", Msg: "spaces are not allowed in a host name", Value: "exa mple.com"}),
@@ -150,23 +151,23 @@ func TestToStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := toStatus(tt.err)
+			got := rpc.ToStatus(tt.err)
 			if diff := cmp.Diff(tt.want, statusOf(got)); diff != "" {
-				t.Errorf("toStatus(%q) mismatch (-want +got):\n%s", tt.err, diff)
+				t.Errorf("rpc.ToStatus(%q) mismatch (-want +got):\n%s", tt.err, diff)
 			}
 			msg := status.Convert(got).Message()
 			if tt.want.Msg != secret && strings.Contains(msg, secret) {
-				t.Errorf("toStatus(%q) leaks %q", tt.err, secret)
+				t.Errorf("rpc.ToStatus(%q) leaks %q", tt.err, secret)
 			}
 			for _, s := range sentinels {
 				if strings.Contains(msg, s.Error()) {
-					t.Errorf("toStatus(%q) = %q, shows the text of %q", tt.err, msg, s)
+					t.Errorf("rpc.ToStatus(%q) = %q, shows the text of %q", tt.err, msg, s)
 				}
 			}
 		})
 	}
-	if err := toStatus(nil); err != nil {
-		t.Errorf("toStatus(nil) = %v, want nil", err)
+	if err := rpc.ToStatus(nil); err != nil {
+		t.Errorf("rpc.ToStatus(nil) = %v, want nil", err)
 	}
 }
 
@@ -219,8 +220,8 @@ func TestToStatusStoreErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := st.Update(ctx, tt.fn)
-			if diff := cmp.Diff(tt.want, statusOf(toStatus(err))); diff != "" {
-				t.Errorf("toStatus(%q) mismatch (-want +got):\n%s", err, diff)
+			if diff := cmp.Diff(tt.want, statusOf(rpc.ToStatus(err))); diff != "" {
+				t.Errorf("rpc.ToStatus(%q) mismatch (-want +got):\n%s", err, diff)
 			}
 		})
 	}

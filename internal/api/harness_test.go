@@ -16,16 +16,20 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/fixaroo/berth/internal/agentapi"
 	"github.com/fixaroo/berth/internal/api"
 	"github.com/fixaroo/berth/internal/auth"
 	"github.com/fixaroo/berth/internal/blobs"
+	"github.com/fixaroo/berth/internal/logrelay"
 	"github.com/fixaroo/berth/internal/pki"
+	"github.com/fixaroo/berth/internal/rpc"
 	"github.com/fixaroo/berth/internal/shared/seal"
 	"github.com/fixaroo/berth/internal/store"
 	"github.com/fixaroo/berth/internal/store/sqlite"
 )
 
-// server is a real gRPC server with the API on 127.0.0.1:0 over TLS and a
+// server is a real gRPC server on 127.0.0.1:0 over TLS, carrying the API
+// and the node contract (agentapi) behind one rpc.Gate as berthd does, with a
 // real SQLite store, and a client connection to it.
 type server struct {
 	store   store.Store
@@ -63,20 +67,25 @@ func newServer(t *testing.T, opts ...func(*api.Options)) *server {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	relay := logrelay.New()
+	o.Logs = relay
 	a := api.New(o)
+	nodes := agentapi.New(agentapi.Options{Store: st, Now: o.Now, CA: ca, Blobs: o.Blobs, Logs: relay, WatchResync: o.WatchResync})
+	gate := rpc.NewGate(rpc.Options{Store: st, Now: o.Now, Rules: []rpc.Rules{api.Rules(), agentapi.Rules(), rpc.InfrastructureRules()}})
 	serverCert, err := ca.ServerCertificate([]string{"localhost"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	tlsConfig := &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: ca.Pool()}
-	gs := grpc.NewServer(append(a.ServerOptions(), grpc.Creds(credentials.NewTLS(tlsConfig)))...)
+	gs := grpc.NewServer(append(gate.ServerOptions(), grpc.Creds(credentials.NewTLS(tlsConfig)))...)
 	a.Register(gs)
+	nodes.Register(gs)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go gs.Serve(lis)
-	t.Cleanup(func() { a.Close(); gs.Stop() })
+	t.Cleanup(func() { a.Close(); nodes.Close(); gs.Stop() })
 	s := &server{store: st, ca: ca, blobs: o.Blobs, api: a, scratch: o.ScratchDir, addr: lis.Addr().String()}
 	s.conn = s.dial(t, nil)
 	return s

@@ -2,6 +2,9 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,8 +12,10 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/fixaroo/berth/internal/agentapi"
 	"github.com/fixaroo/berth/internal/auth"
 	"github.com/fixaroo/berth/internal/fleet"
+	"github.com/fixaroo/berth/internal/rpc"
 	"github.com/fixaroo/berth/internal/scheduler"
 	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
@@ -71,7 +76,7 @@ func (s nodeService) GetNode(ctx context.Context, req *berthv1.GetNodeRequest) (
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("node", id)
+		return nil, rpc.NotFound("node", id)
 	} else if err != nil {
 		return nil, err
 	}
@@ -83,7 +88,7 @@ func (s nodeService) DrainNode(ctx context.Context, req *berthv1.DrainNodeReques
 	if err := validate.ID("id", "node", id); err != nil {
 		return nil, err
 	}
-	setResource(ctx, id, "")
+	rpc.SetResource(ctx, id, "")
 	resp := &berthv1.DrainNodeResponse{}
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		n, err := tx.GetNode(id)
@@ -122,7 +127,7 @@ func (s nodeService) DrainNode(ctx context.Context, req *berthv1.DrainNodeReques
 		return s.auditInTx(ctx, tx, id, "")
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("node", id)
+		return nil, rpc.NotFound("node", id)
 	} else if err != nil {
 		return nil, err
 	}
@@ -134,7 +139,7 @@ func (s nodeService) DeleteNode(ctx context.Context, req *berthv1.DeleteNodeRequ
 	if err := validate.ID("id", "node", id); err != nil {
 		return nil, err
 	}
-	setResource(ctx, id, "")
+	rpc.SetResource(ctx, id, "")
 	resp := &berthv1.DeleteNodeResponse{}
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		n, err := tx.GetNode(id)
@@ -148,7 +153,7 @@ func (s nodeService) DeleteNode(ctx context.Context, req *berthv1.DeleteNodeRequ
 		if n.State == store.NodeStateReady && len(sites) > 0 {
 			// A heartbeating node is not gone: deleting it would fail its
 			// WordPress sites while their data is still there.
-			return failedPrecondition("node %q is READY and runs %d sites: if it is gone for good, delete it once it stops heartbeating (NOT_READY); to retire a working node, drain it first (`berth node drain %s`)",
+			return rpc.FailedPrecondition("node %q is READY and runs %d sites: if it is gone for good, delete it once it stops heartbeating (NOT_READY); to retire a working node, drain it first (`berth node drain %s`)",
 				id, len(sites), id)
 		}
 		now := s.now()
@@ -192,7 +197,7 @@ func (s nodeService) DeleteNode(ctx context.Context, req *berthv1.DeleteNodeRequ
 		return s.auditInTx(ctx, tx, id, "")
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("node", id)
+		return nil, rpc.NotFound("node", id)
 	} else if err != nil {
 		return nil, err
 	}
@@ -203,7 +208,7 @@ func (s nodeService) DeleteNode(ctx context.Context, req *berthv1.DeleteNodeRequ
 // reported: they describe a node the site has left.
 func nodeOwnedConditionsRemoved(conds []store.Condition) []store.Condition {
 	return slices.DeleteFunc(conds, func(c store.Condition) bool {
-		return !slices.Contains(controlPlaneConditions, c.Type)
+		return agentapi.NodeCondition(c.Type)
 	})
 }
 
@@ -237,4 +242,12 @@ func (s nodeService) CreateJoinToken(ctx context.Context, req *berthv1.CreateJoi
 	// verify berthd before it has a certificate of its own.
 	token := secret + "." + JoinTokenCAHash(s.ca.Certificate())
 	return &berthv1.CreateJoinTokenResponse{Token: token, ExpireTime: timestamppb.New(j.ExpireTime)}, nil
+}
+
+// JoinTokenCAHash returns the part of a join token that pins berthd's CA:
+// the hex SHA-256 of its certificate, so that a new node can verify berthd
+// before it has any certificate of its own.
+func JoinTokenCAHash(ca *x509.Certificate) string {
+	h := sha256.Sum256(ca.Raw)
+	return hex.EncodeToString(h[:])
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fixaroo/berth/internal/auth"
 	"github.com/fixaroo/berth/internal/blobs"
+	"github.com/fixaroo/berth/internal/rpc"
 	"github.com/fixaroo/berth/internal/shared/bundle"
 	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
@@ -42,20 +43,20 @@ var errNoBlobs = status.Error(codes.FailedPrecondition, "this berthd has no rele
 func (a *API) releaseSite(ctx context.Context, tx store.ReadTx, id string, forUpdate bool) (*store.Site, error) {
 	site, err := tx.GetSite(id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("site", id)
+		return nil, rpc.NotFound("site", id)
 	} else if err != nil {
 		return nil, err
 	}
 	if !auth.FromContext(ctx).MayAccessClient(site.ClientID) {
-		return nil, deny(ctx, "site", id)
+		return nil, rpc.Deny(ctx, "site", id)
 	}
-	setResource(ctx, id, site.ClientID)
+	rpc.SetResource(ctx, id, site.ClientID)
 	if site.Kind != store.SiteKindStatic {
-		return nil, failedPrecondition("site %q is a %s site; releases are for STATIC sites",
+		return nil, rpc.FailedPrecondition("site %q is a %s site; releases are for STATIC sites",
 			id, strings.ToUpper(string(site.Kind)))
 	}
 	if forUpdate && site.State == store.SiteStateDeleting {
-		return nil, failedPrecondition("site %q is being deleted", id)
+		return nil, rpc.FailedPrecondition("site %q is being deleted", id)
 	}
 	return site, nil
 }
@@ -65,7 +66,7 @@ func (a *API) releaseSite(ctx context.Context, tx store.ReadTx, id string, forUp
 func siteRelease(tx store.ReadTx, siteID, relID string) (*store.Release, error) {
 	rel, err := tx.GetRelease(relID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && rel.SiteID != siteID) {
-		return nil, notFound("release", relID)
+		return nil, rpc.NotFound("release", relID)
 	}
 	return rel, err
 }
@@ -196,9 +197,9 @@ func bundleError(err error) error {
 	case !errors.As(err, &ae):
 		return fmt.Errorf("check bundle: %w", err)
 	case errors.Is(ae, bundle.ErrCorrupt):
-		return invalidArgument(err, "the bundle is not a complete gzip-compressed tar archive: "+ae.Message())
+		return rpc.InvalidArgument(err, "the bundle is not a complete gzip-compressed tar archive: "+ae.Message())
 	default:
-		return invalidArgument(err, "bundle rejected: "+ae.Message())
+		return rpc.InvalidArgument(err, "bundle rejected: "+ae.Message())
 	}
 }
 
@@ -321,7 +322,7 @@ func (s releaseService) DeleteRelease(ctx context.Context, req *berthv1.DeleteRe
 			return err
 		}
 		if site.ReleaseID == relID {
-			return failedPrecondition("release %q is the one site %q serves: activate another release first (`berth site rollback %s`)",
+			return rpc.FailedPrecondition("release %q is the one site %q serves: activate another release first (`berth site rollback %s`)",
 				relID, siteID, siteID)
 		}
 		if err := tx.DeleteRelease(relID); err != nil {

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fixaroo/berth/internal/auth"
+	"github.com/fixaroo/berth/internal/rpc"
 	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
@@ -75,7 +76,7 @@ func (s siteService) CreateSite(ctx context.Context, req *berthv1.CreateSiteRequ
 	if site.Kind == store.SiteKindWordPress {
 		site.Secrets = map[string]string{"db_password": randomPassword(), secretAdminPassword: randomPassword()}
 	}
-	setResource(ctx, site.ID, site.ClientID)
+	rpc.SetResource(ctx, site.ID, site.ClientID)
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.GetClient(site.ClientID); errors.Is(err, store.ErrNotFound) {
 			return &validate.Error{Field: "site.client_id", Msg: fmt.Sprintf("no client has id %q; list clients with `berth client list`", site.ClientID)}
@@ -195,12 +196,12 @@ func (s siteService) getSite(ctx context.Context, id string) (*store.Site, error
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("site", id)
+		return nil, rpc.NotFound("site", id)
 	} else if err != nil {
 		return nil, err
 	}
 	if !auth.FromContext(ctx).MayAccessClient(site.ClientID) {
-		return nil, deny(ctx, "site", id)
+		return nil, rpc.Deny(ctx, "site", id)
 	}
 	return site, nil
 }
@@ -230,7 +231,7 @@ func (s siteService) ListSites(ctx context.Context, req *berthv1.ListSitesReques
 	}
 	if !p.IsAdmin() {
 		if f.ClientID != "" && f.ClientID != p.ClientID {
-			return nil, deny(ctx, "client", f.ClientID)
+			return nil, rpc.Deny(ctx, "client", f.ClientID)
 		}
 		f.ClientID = p.ClientID
 		if f.NodeID != "" {
@@ -272,9 +273,9 @@ func (s siteService) UpdateSite(ctx context.Context, req *berthv1.UpdateSiteRequ
 		if site, err = tx.GetSite(id); err != nil {
 			return err
 		}
-		setResource(ctx, id, site.ClientID)
+		rpc.SetResource(ctx, id, site.ClientID)
 		if site.State == store.SiteStateDeleting {
-			return failedPrecondition("site %q is being deleted", id)
+			return rpc.FailedPrecondition("site %q is being deleted", id)
 		}
 		before := *site
 		for _, p := range paths {
@@ -325,7 +326,7 @@ func (s siteService) UpdateSite(ctx context.Context, req *berthv1.UpdateSiteRequ
 		return s.auditInTx(ctx, tx, id, site.ClientID)
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("site", id)
+		return nil, rpc.NotFound("site", id)
 	} else if err != nil {
 		return nil, err
 	}
@@ -350,7 +351,7 @@ func (s siteService) DeleteSite(ctx context.Context, req *berthv1.DeleteSiteRequ
 		if site, err = tx.GetSite(id); err != nil {
 			return err
 		}
-		setResource(ctx, id, site.ClientID)
+		rpc.SetResource(ctx, id, site.ClientID)
 		if site.NodeID == "" {
 			// Never placed: nothing runs anywhere, so it goes at once.
 			clientID := site.ClientID
@@ -374,7 +375,7 @@ func (s siteService) DeleteSite(ctx context.Context, req *berthv1.DeleteSiteRequ
 		return s.auditInTx(ctx, tx, id, site.ClientID)
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("site", id)
+		return nil, rpc.NotFound("site", id)
 	} else if err != nil {
 		return nil, err
 	}
@@ -406,7 +407,7 @@ func (s siteService) WatchSite(req *berthv1.WatchSiteRequest, stream berthv1.Sit
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.closed:
-			return errServerClosing
+			return rpc.ErrServerClosing
 		case changed := <-ids:
 			if changed != id {
 				continue
@@ -450,19 +451,19 @@ func (s siteService) GetSiteCredentials(ctx context.Context, req *berthv1.GetSit
 		if err != nil {
 			return err
 		}
-		setResource(ctx, id, site.ClientID)
+		rpc.SetResource(ctx, id, site.ClientID)
 		if site.Kind != store.SiteKindWordPress {
-			return failedPrecondition("site %q is a %s site: only WordPress sites have generated credentials", id, site.Kind)
+			return rpc.FailedPrecondition("site %q is a %s site: only WordPress sites have generated credentials", id, site.Kind)
 		}
 		if site.State == store.SiteStateDeleting {
-			return failedPrecondition("site %q is being deleted", id)
+			return rpc.FailedPrecondition("site %q is being deleted", id)
 		}
 		if shown := site.Secrets[secretAdminPasswordShownAt]; shown != "" {
-			return failedPrecondition("the admin password was shown on %s; reset it from WordPress (Lost your password?) or delete and recreate the site", shown)
+			return rpc.FailedPrecondition("the admin password was shown on %s; reset it from WordPress (Lost your password?) or delete and recreate the site", shown)
 		}
 		password := site.Secrets[secretAdminPassword]
 		if password == "" {
-			return failedPrecondition("site %q has no generated admin password; delete and recreate the site", id)
+			return rpc.FailedPrecondition("site %q has no generated admin password; delete and recreate the site", id)
 		}
 		site.Secrets[secretAdminPasswordShownAt] = s.now().Format(time.RFC3339)
 		if err := tx.UpdateSite(site); err != nil {
@@ -476,7 +477,7 @@ func (s siteService) GetSiteCredentials(ctx context.Context, req *berthv1.GetSit
 		return s.auditInTx(ctx, tx, id, site.ClientID)
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("site", id)
+		return nil, rpc.NotFound("site", id)
 	} else if err != nil {
 		return nil, err
 	}

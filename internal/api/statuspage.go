@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/fixaroo/berth/internal/rpc"
 	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
@@ -86,7 +87,7 @@ func checkStatusPage(tx store.ReadTx, clientID string, sp *store.StatusPage, che
 		site, err := tx.GetSite(id)
 		switch {
 		case errors.Is(err, store.ErrNotFound) && checkSites:
-			return notFound("site", id)
+			return rpc.NotFound("site", id)
 		case errors.Is(err, store.ErrNotFound):
 			continue
 		case err != nil:

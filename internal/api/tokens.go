@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/fixaroo/berth/internal/auth"
+	"github.com/fixaroo/berth/internal/rpc"
 	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
@@ -30,13 +31,13 @@ func (s tokenService) CreateToken(ctx context.Context, req *berthv1.CreateTokenR
 			role = store.RoleClient
 		}
 		if role != store.RoleClient {
-			return nil, deny(ctx, "role", string(role))
+			return nil, rpc.Deny(ctx, "role", string(role))
 		}
 		if clientID == "" {
 			clientID = p.ClientID
 		}
 		if clientID != p.ClientID {
-			return nil, deny(ctx, "client", clientID)
+			return nil, rpc.Deny(ctx, "client", clientID)
 		}
 	}
 	now := s.now()
@@ -55,7 +56,7 @@ func (s tokenService) CreateToken(ctx context.Context, req *berthv1.CreateTokenR
 	}
 	secret, hash := auth.NewToken(auth.TokenPrefix)
 	t.Hash = hash
-	setResource(ctx, t.ID, clientID)
+	rpc.SetResource(ctx, t.ID, clientID)
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		if err := checkRoleBinding(tx, "token", role, clientID); err != nil {
 			return err
@@ -109,9 +110,9 @@ func (s tokenService) RevokeToken(ctx context.Context, req *berthv1.RevokeTokenR
 			return err
 		}
 		if !p.IsAdmin() && (t.ClientID != p.ClientID || t.Kind != store.TokenKindAPI) {
-			return deny(ctx, "token", id)
+			return rpc.Deny(ctx, "token", id)
 		}
-		setResource(ctx, id, t.ClientID)
+		rpc.SetResource(ctx, id, t.ClientID)
 		if t.RevokeTime.IsZero() {
 			t.RevokeTime = s.now()
 			if err := tx.RevokeToken(id, t.RevokeTime); err != nil {
@@ -121,7 +122,7 @@ func (s tokenService) RevokeToken(ctx context.Context, req *berthv1.RevokeTokenR
 		return s.auditInTx(ctx, tx, id, t.ClientID)
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("token", id)
+		return nil, rpc.NotFound("token", id)
 	} else if err != nil {
 		return nil, err
 	}

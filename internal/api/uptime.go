@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fixaroo/berth/internal/auth"
+	"github.com/fixaroo/berth/internal/rpc"
 	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
 	"github.com/fixaroo/berth/internal/uptime"
@@ -45,14 +46,14 @@ func (a *API) visibleSite(ctx context.Context, tx store.ReadTx, id string) (*sto
 	}
 	site, err := tx.GetSite(id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("site", id)
+		return nil, rpc.NotFound("site", id)
 	} else if err != nil {
 		return nil, err
 	}
 	if !auth.FromContext(ctx).MayAccessClient(site.ClientID) {
-		return nil, deny(ctx, "site", id)
+		return nil, rpc.Deny(ctx, "site", id)
 	}
-	setResource(ctx, id, site.ClientID)
+	rpc.SetResource(ctx, id, site.ClientID)
 	return site, nil
 }
 
@@ -408,7 +409,7 @@ func (s uptimeService) ListIncidents(ctx context.Context, req *berthv1.ListIncid
 	}
 	if !p.IsAdmin() {
 		if f.ClientID != "" && f.ClientID != p.ClientID {
-			return nil, deny(ctx, "client", f.ClientID)
+			return nil, rpc.Deny(ctx, "client", f.ClientID)
 		}
 		f.ClientID = p.ClientID
 	}
@@ -443,14 +444,14 @@ func (s uptimeService) GetIncident(ctx context.Context, req *berthv1.GetIncident
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("incident", req.GetId())
+		return nil, rpc.NotFound("incident", req.GetId())
 	} else if err != nil {
 		return nil, err
 	}
 	if !auth.FromContext(ctx).MayAccessClient(inc.ClientID) {
-		return nil, deny(ctx, "incident", req.GetId())
+		return nil, rpc.Deny(ctx, "incident", req.GetId())
 	}
-	setResource(ctx, inc.ID, inc.ClientID)
+	rpc.SetResource(ctx, inc.ID, inc.ClientID)
 	return &berthv1.GetIncidentResponse{Incident: incidentToProto(inc, s.now())}, nil
 }
 
@@ -498,13 +499,13 @@ func (s uptimeService) GetSLAReport(ctx context.Context, req *berthv1.GetSLARepo
 		return nil, err
 	}
 	if !auth.FromContext(ctx).MayAccessClient(id) {
-		return nil, deny(ctx, "client", id)
+		return nil, rpc.Deny(ctx, "client", id)
 	}
-	setResource(ctx, id, id)
+	rpc.SetResource(ctx, id, id)
 	var resp *berthv1.GetSLAReportResponse
 	err := s.store.View(ctx, func(tx store.ReadTx) error {
 		if _, err := tx.GetClient(id); errors.Is(err, store.ErrNotFound) {
-			return notFound("client", id)
+			return rpc.NotFound("client", id)
 		} else if err != nil {
 			return err
 		}
@@ -545,7 +546,7 @@ func (s uptimeService) CreateMaintenanceWindow(ctx context.Context, req *berthv1
 			}
 			site, err := tx.GetSite(w.SiteID)
 			if errors.Is(err, store.ErrNotFound) {
-				return notFound("site", w.SiteID)
+				return rpc.NotFound("site", w.SiteID)
 			} else if err != nil {
 				return err
 			}
@@ -555,12 +556,12 @@ func (s uptimeService) CreateMaintenanceWindow(ctx context.Context, req *berthv1
 				return err
 			}
 			if _, err := tx.GetClient(w.ClientID); errors.Is(err, store.ErrNotFound) {
-				return notFound("client", w.ClientID)
+				return rpc.NotFound("client", w.ClientID)
 			} else if err != nil {
 				return err
 			}
 		}
-		setResource(ctx, w.ID, clientID)
+		rpc.SetResource(ctx, w.ID, clientID)
 		if err := tx.CreateMaintenanceWindow(w); err != nil {
 			return err
 		}
@@ -592,7 +593,7 @@ func (s uptimeService) ListMaintenanceWindows(ctx context.Context, req *berthv1.
 				return err
 			}
 			if !p.MayAccessClient(clientID) {
-				return deny(ctx, "client", clientID)
+				return rpc.Deny(ctx, "client", clientID)
 			}
 		} else if !p.IsAdmin() {
 			clientID = p.ClientID
@@ -635,11 +636,11 @@ func (s uptimeService) DeleteMaintenanceWindow(ctx context.Context, req *berthv1
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		w, err := tx.GetMaintenanceWindow(req.GetId())
 		if errors.Is(err, store.ErrNotFound) {
-			return notFound("maintenance window", req.GetId())
+			return rpc.NotFound("maintenance window", req.GetId())
 		} else if err != nil {
 			return err
 		}
-		setResource(ctx, w.ID, w.ClientID)
+		rpc.SetResource(ctx, w.ID, w.ClientID)
 		if err := tx.DeleteMaintenanceWindow(w.ID); err != nil {
 			return err
 		}

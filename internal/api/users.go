@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/fixaroo/berth/internal/auth"
+	"github.com/fixaroo/berth/internal/rpc"
 	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
@@ -58,7 +59,7 @@ func (s userService) CreateUser(ctx context.Context, req *berthv1.CreateUserRequ
 		ID: store.NewID("usr", now), Email: email, Role: role, ClientID: in.GetClientId(),
 		PasswordHash: hash, CreateTime: now, UpdateTime: now,
 	}
-	setResource(ctx, u.ID, u.ClientID)
+	rpc.SetResource(ctx, u.ID, u.ClientID)
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		if err := checkRoleBinding(tx, "user", role, u.ClientID); err != nil {
 			return err
@@ -85,7 +86,7 @@ func (s userService) GetUser(ctx context.Context, req *berthv1.GetUserRequest) (
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("user", id)
+		return nil, rpc.NotFound("user", id)
 	} else if err != nil {
 		return nil, err
 	}
@@ -128,9 +129,9 @@ func (s userService) DeleteUser(ctx context.Context, req *berthv1.DeleteUserRequ
 		if err != nil {
 			return err
 		}
-		setResource(ctx, id, u.ClientID)
+		rpc.SetResource(ctx, id, u.ClientID)
 		if p := auth.FromContext(ctx); p.UserID == id {
-			return failedPrecondition("you cannot delete your own user; ask another admin")
+			return rpc.FailedPrecondition("you cannot delete your own user; ask another admin")
 		}
 		if err := tx.DeleteUser(id); err != nil {
 			return err
@@ -138,7 +139,7 @@ func (s userService) DeleteUser(ctx context.Context, req *berthv1.DeleteUserRequ
 		return s.auditInTx(ctx, tx, id, u.ClientID)
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("user", id)
+		return nil, rpc.NotFound("user", id)
 	} else if err != nil {
 		return nil, err
 	}

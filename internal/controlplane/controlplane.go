@@ -2,7 +2,9 @@
 // every concrete part of the control plane, wires them together and runs them
 // under one errgroup until the context ends.
 //
-//	data dir ─▶ seal key, CA, SQLite store, blobs ─▶ api.API (gRPC services)
+//	data dir ─▶ seal key, CA, SQLite store, blobs ─▶ api.API (public services)
+//	                                                   + agentapi.Server (node contract)
+//	                                                   behind one rpc.Gate
 //	                                                     │
 //	one TLS listener ─▶ gRPC (application/grpc) ─────────┤
 //	                 ├▶ REST gateway ─── in-process ─────┤
@@ -34,12 +36,15 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/fixaroo/berth/internal/agentapi"
 	"github.com/fixaroo/berth/internal/alerts"
 	"github.com/fixaroo/berth/internal/api"
 	"github.com/fixaroo/berth/internal/blobs"
 	"github.com/fixaroo/berth/internal/fleet"
+	"github.com/fixaroo/berth/internal/logrelay"
 	"github.com/fixaroo/berth/internal/monitor"
 	"github.com/fixaroo/berth/internal/pki"
+	"github.com/fixaroo/berth/internal/rpc"
 	"github.com/fixaroo/berth/internal/shared/addrfile"
 	"github.com/fixaroo/berth/internal/shared/config"
 	"github.com/fixaroo/berth/internal/shared/metrics"
@@ -155,10 +160,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) er
 		Interval: time.Duration(cfg.ProbeInterval), Settle: time.Duration(cfg.UptimeSettle), Prober: prober,
 		Tick: time.Duration(cfg.UptimeTick), K: cfg.IncidentMinutes,
 		OnIncident: alerter.IncidentAlert})
-	a := api.New(api.Options{Store: st, Logger: log.With("component", "api"), Registerer: reg, CA: ca, Blobs: bl, ScratchDir: scratch,
-		InternalSuffixes: cfg.InternalSuffixes, Monitor: mon, AlertSender: alerter.Sender})
-	grpcServer := grpc.NewServer(a.ServerOptions()...)
+	// One server carries the public API and the node contract; one Gate
+	// authorizes both by their own tables. GetSiteLogs reaches the nodes'
+	// sessions through the shared log relay.
+	relay := logrelay.New()
+	a := api.New(api.Options{Store: st, Logger: log.With("component", "api"), CA: ca, Blobs: bl, ScratchDir: scratch,
+		AlertSender: alerter.Sender, Logs: relay})
+	nodes := agentapi.New(agentapi.Options{Store: st, Logger: log.With("component", "agentapi"), CA: ca, Blobs: bl,
+		InternalSuffixes: cfg.InternalSuffixes, Monitor: mon, Logs: relay})
+	gate := rpc.NewGate(rpc.Options{Store: st, Logger: log.With("component", "api"), Registerer: reg,
+		Rules: []rpc.Rules{api.Rules(), agentapi.Rules(), rpc.InfrastructureRules()}})
+	grpcServer := grpc.NewServer(gate.ServerOptions()...)
 	a.Register(grpcServer)
+	nodes.Register(grpcServer)
 	reflection.Register(grpcServer)
 	healthServer := health.NewServer()
 	healthpb.RegisterHealthServer(grpcServer, healthServer)
@@ -229,6 +243,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) er
 		log.Info("shutting down")
 		healthServer.Shutdown()
 		a.Close()
+		nodes.Close()
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTime)
 		defer cancel()
 		err := srv.Shutdown(sctx)

@@ -1,4 +1,4 @@
-package api
+package agentapi
 
 import (
 	"slices"
@@ -10,7 +10,7 @@ import (
 
 // This file converts between the store's types and the node contract's
 // (berth.agent.v1), in both directions. The public API's conversions are in
-// convert.go; the two contracts share no Go types.
+// package api; the two contracts share no Go types.
 
 var agentSiteKinds = map[store.SiteKind]agentv1.SiteKind{
 	store.SiteKindWordPress: agentv1.SiteKind_SITE_KIND_WORDPRESS,

@@ -1,8 +1,9 @@
-package api
+package rpc
 
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -20,7 +21,7 @@ import (
 	"github.com/fixaroo/berth/internal/store"
 )
 
-// metrics are the API's Prometheus metrics.
+// metrics are the Gate's Prometheus metrics.
 type metrics struct {
 	handled  *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -46,7 +47,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 // observe records one finished call. Unknown methods are folded into one
 // label value so that scanners cannot grow the label set.
-func (m *metrics) observe(method string, err error, d time.Duration) {
+func (m *metrics) observe(rules Rules, method string, err error, d time.Duration) {
 	if _, ok := rules[method]; !ok {
 		method = "unknown"
 	}
@@ -78,24 +79,36 @@ func callInfoFrom(ctx context.Context) *callInfo {
 	return ci
 }
 
-// setResource names the resource a call acts on, for its audit event.
-func setResource(ctx context.Context, resourceID, clientID string) {
+// SetResource names the resource a call acts on, for its audit event.
+func SetResource(ctx context.Context, resourceID, clientID string) {
 	ci := callInfoFrom(ctx)
 	ci.mu.Lock()
 	ci.resourceID, ci.clientID = resourceID, clientID
 	ci.mu.Unlock()
 }
 
-// deny returns the NotFound error for a resource the caller may not see, and
+// Deny returns the NotFound error for a resource the caller may not see, and
 // marks the call as denied so that it is audited.
-func deny(ctx context.Context, kind, id string) error {
+func Deny(ctx context.Context, kind, id string) error {
 	ci := callInfoFrom(ctx)
 	ci.mu.Lock()
 	ci.denied = true
 	ci.resourceID = id
 	ci.mu.Unlock()
-	return notFound(kind, id)
+	return NotFound(kind, id)
 }
+
+// SetPrincipal records who a public call turned out to be (a login's user,
+// a joining node), for its audit event.
+func SetPrincipal(ctx context.Context, p *auth.Principal) {
+	ci := callInfoFrom(ctx)
+	ci.mu.Lock()
+	ci.principal = p
+	ci.mu.Unlock()
+}
+
+// Peer is the address of the call's caller, as the audit log records it.
+func Peer(ctx context.Context) string { return callInfoFrom(ctx).peer }
 
 // event builds the audit event of the call with the given outcome.
 func (ci *callInfo) event(id string, now time.Time, err error) *store.AuditEvent {
@@ -117,14 +130,14 @@ func (ci *callInfo) event(id string, now time.Time, err error) *store.AuditEvent
 	return e
 }
 
-// auditInTx appends the call's success event inside the caller's transaction,
-// so the change and its audit record commit together.
-func (a *API) auditInTx(ctx context.Context, tx store.Tx, resourceID, clientID string) error {
+// AuditInTx appends the call's success event, at now, inside the caller's
+// transaction, so the change and its audit record commit together.
+func AuditInTx(ctx context.Context, tx store.Tx, now time.Time, resourceID, clientID string) error {
 	ci := callInfoFrom(ctx)
 	ci.mu.Lock()
 	ci.resourceID, ci.clientID = resourceID, clientID
 	ci.mu.Unlock()
-	if err := tx.AppendAuditEvent(ci.event(store.NewID("evt", a.now()), a.now(), nil)); err != nil {
+	if err := tx.AppendAuditEvent(ci.event(store.NewID("evt", now), now, nil)); err != nil {
 		return err
 	}
 	ci.mu.Lock()
@@ -133,30 +146,87 @@ func (a *API) auditInTx(ctx context.Context, tx store.Tx, resourceID, clientID s
 	return nil
 }
 
-// UnaryInterceptor is the API's unary server interceptor.
-func (a *API) UnaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+// Options configures a Gate. Store is required; zero values of the other
+// fields mean the documented defaults.
+type Options struct {
+	Store store.Store
+	// Logger receives errors that callers only see as Internal (default: discard).
+	Logger *slog.Logger
+	// Registerer receives the Gate's metrics (default: none registered).
+	Registerer prometheus.Registerer
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Rules are the authorization tables of the services the server
+	// carries; a method may appear in only one.
+	Rules []Rules
+}
+
+// Gate authenticates, authorizes, audits and measures every call of one
+// gRPC server. It is safe for concurrent use.
+type Gate struct {
+	store   store.Store
+	log     *slog.Logger
+	now     func() time.Time
+	auth    *auth.Authenticator
+	rules   Rules
+	metrics *metrics
+}
+
+// NewGate returns a Gate. It panics if two tables of o.Rules name the same
+// method: that is a wiring mistake, not a runtime condition.
+func NewGate(o Options) *Gate {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	rules, err := merge(o.Rules)
+	if err != nil {
+		panic(err)
+	}
+	return &Gate{
+		store:   o.Store,
+		log:     o.Logger,
+		now:     func() time.Time { return o.Now().UTC() },
+		auth:    auth.NewAuthenticator(o.Store, o.Now),
+		rules:   rules,
+		metrics: newMetrics(o.Registerer),
+	}
+}
+
+// ServerOptions returns the interceptors of a server guarded by g.
+func (g *Gate) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(g.UnaryInterceptor),
+		grpc.ChainStreamInterceptor(g.StreamInterceptor),
+	}
+}
+
+// UnaryInterceptor is the Gate's unary server interceptor.
+func (g *Gate) UnaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
-	ctx, ci, err := a.authorize(ctx, info.FullMethod)
+	ctx, ci, err := g.authorize(ctx, info.FullMethod)
 	var resp any
 	if err == nil {
 		resp, err = handler(ctx, req)
-		err = a.finish(ci, err)
+		err = g.finish(ci, err)
 	}
-	a.afterCall(ci, err)
-	a.metrics.observe(info.FullMethod, err, time.Since(start))
+	g.afterCall(ci, err)
+	g.metrics.observe(g.rules, info.FullMethod, err, time.Since(start))
 	return resp, err
 }
 
-// StreamInterceptor is the API's stream server interceptor.
-func (a *API) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+// StreamInterceptor is the Gate's stream server interceptor.
+func (g *Gate) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	start := time.Now()
-	ctx, ci, err := a.authorize(ss.Context(), info.FullMethod)
+	ctx, ci, err := g.authorize(ss.Context(), info.FullMethod)
 	if err == nil {
 		err = handler(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
-		err = a.finish(ci, err)
+		err = g.finish(ci, err)
 	}
-	a.afterCall(ci, err)
-	a.metrics.observe(info.FullMethod, err, time.Since(start))
+	g.afterCall(ci, err)
+	g.metrics.observe(g.rules, info.FullMethod, err, time.Since(start))
 	return err
 }
 
@@ -168,36 +238,36 @@ type wrappedStream struct {
 func (w *wrappedStream) Context() context.Context { return w.ctx }
 
 // authorize authenticates the caller and applies the method's rule.
-func (a *API) authorize(ctx context.Context, method string) (context.Context, *callInfo, error) {
+func (g *Gate) authorize(ctx context.Context, method string) (context.Context, *callInfo, error) {
 	ci := &callInfo{method: method, peer: peerAddr(ctx)}
 	ctx = context.WithValue(ctx, callInfoKey{}, ci)
-	r, ok := rules[method]
+	r, ok := g.rules[method]
 	if !ok {
 		// Deny by default: a method without a rule is unreachable.
 		return ctx, ci, status.Errorf(codes.PermissionDenied, "method %s has no authorization rule", method)
 	}
-	if r.access == accessPublic {
+	if r.Access == Public {
 		return ctx, ci, nil
 	}
-	p, err := a.authenticate(ctx)
+	p, err := g.authenticate(ctx)
 	if err != nil {
 		if !errors.Is(err, auth.ErrNoCredential) && !errors.Is(err, auth.ErrInvalidCredential) {
-			a.log.Error("authenticate", "method", method, "err", err)
+			g.log.Error("authenticate", "method", method, "err", err)
 		}
-		return ctx, ci, toStatus(err)
+		return ctx, ci, ToStatus(err)
 	}
 	ci.principal = p
 	ctx = auth.WithPrincipal(ctx, p)
 	human := p.Role == store.RoleAdmin || p.Role == store.RoleClient
 	switch {
-	case r.access == accessNode && p.Role == store.RoleNode:
-	case r.access == accessNode:
+	case r.Access == Node && p.Role == store.RoleNode:
+	case r.Access == Node:
 		return ctx, ci, status.Errorf(codes.PermissionDenied, "%s is for node agents with a node certificate", shortMethod(method))
 	case !human:
 		return ctx, ci, status.Errorf(codes.PermissionDenied, "%s is not for node agents", shortMethod(method))
-	case r.access == accessAuthenticated:
-	case r.access == accessAdmin && p.IsAdmin():
-	case r.access == accessAdminOrClient:
+	case r.Access == Authenticated:
+	case r.Access == Admin && p.IsAdmin():
+	case r.Access == AdminOrClient:
 	default:
 		return ctx, ci, status.Errorf(codes.PermissionDenied, "%s is for agency admins; this token has the %s role", shortMethod(method), p.Role)
 	}
@@ -206,32 +276,32 @@ func (a *API) authorize(ctx context.Context, method string) (context.Context, *c
 
 // authenticate finds the caller: a bearer token if one is sent, else a node
 // client certificate verified by the TLS layer.
-func (a *API) authenticate(ctx context.Context) (*auth.Principal, error) {
+func (g *Gate) authenticate(ctx context.Context) (*auth.Principal, error) {
 	if tok := bearerToken(ctx); tok != "" {
-		return a.auth.Authenticate(ctx, tok)
+		return g.auth.Authenticate(ctx, tok)
 	}
 	if p, ok := peer.FromContext(ctx); ok {
 		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.VerifiedChains) > 0 {
-			return a.auth.AuthenticateNode(ctx, info.State.VerifiedChains[0][0])
+			return g.auth.AuthenticateNode(ctx, info.State.VerifiedChains[0][0])
 		}
 	}
 	return nil, auth.ErrNoCredential
 }
 
-// finish turns a handler's error into the API's status and logs the
+// finish turns a handler's error into its status and logs the
 // unexpected ones once, here.
-func (a *API) finish(ci *callInfo, err error) error {
-	st := toStatus(err)
+func (g *Gate) finish(ci *callInfo, err error) error {
+	st := ToStatus(err)
 	if status.Code(st) == codes.Internal {
-		a.log.Error("rpc failed", "method", ci.method, "err", err)
+		g.log.Error("rpc failed", "method", ci.method, "err", err)
 	}
 	return st
 }
 
 // afterCall writes the audit event of a call that did not write its own:
 // failed mutations and denied calls.
-func (a *API) afterCall(ci *callInfo, err error) {
-	r, known := rules[ci.method]
+func (g *Gate) afterCall(ci *callInfo, err error) {
+	r, known := g.rules[ci.method]
 	ci.mu.Lock()
 	audited, denied := ci.audited, ci.denied
 	ci.mu.Unlock()
@@ -240,17 +310,17 @@ func (a *API) afterCall(ci *callInfo, err error) {
 	}
 	code := status.Code(err)
 	denied = denied || code == codes.Unauthenticated || code == codes.PermissionDenied || !known
-	if !(denied || (r.mutates && err != nil)) {
+	if !(denied || (r.Mutates && err != nil)) {
 		return
 	}
-	now := a.now()
+	now := g.now()
 	e := ci.event(store.NewID("evt", now), now, err)
 	// The audit write must not depend on the caller's context, which may be
 	// cancelled already.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if werr := a.store.Update(ctx, func(tx store.Tx) error { return tx.AppendAuditEvent(e) }); werr != nil {
-		a.log.Error("write audit event", "method", ci.method, "err", werr)
+	if werr := g.store.Update(ctx, func(tx store.Tx) error { return tx.AppendAuditEvent(e) }); werr != nil {
+		g.log.Error("write audit event", "method", ci.method, "err", werr)
 	}
 }
 

@@ -1,10 +1,8 @@
-package api
+package agentapi
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -19,13 +17,15 @@ import (
 
 	"github.com/fixaroo/berth/internal/auth"
 	"github.com/fixaroo/berth/internal/fleet"
+	"github.com/fixaroo/berth/internal/rpc"
 	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 )
 
+// agentService implements agentv1.AgentServiceServer.
 type agentService struct {
-	*API
+	*Server
 	agentv1.UnimplementedAgentServiceServer
 }
 
@@ -40,12 +40,11 @@ var errJoinToken = status.Error(codes.Unauthenticated,
 // Certificates is derived from the certificate status the node reports.
 var controlPlaneConditions = []string{"Scheduled", "Deleting", "NodeReady", "Certificates"}
 
-// JoinTokenCAHash returns the part of a join token that pins berthd's CA:
-// the hex SHA-256 of its certificate, so that a new node can verify berthd
-// before it has any certificate of its own.
-func JoinTokenCAHash(ca *x509.Certificate) string {
-	h := sha256.Sum256(ca.Raw)
-	return hex.EncodeToString(h[:])
+// NodeCondition reports whether a site condition of type typ is one its
+// node reports, rather than one the control plane owns; NodeService drops
+// them when a site leaves its node.
+func NodeCondition(typ string) bool {
+	return !slices.Contains(controlPlaneConditions, typ)
 }
 
 func (s agentService) Join(ctx context.Context, req *agentv1.JoinRequest) (*agentv1.JoinResponse, error) {
@@ -74,9 +73,8 @@ func (s agentService) Join(ctx context.Context, req *agentv1.JoinRequest) (*agen
 	if err != nil {
 		return nil, &validate.Error{Field: "csr_der", Msg: err.Error()}
 	}
-	setResource(ctx, node.ID, "")
-	ci := callInfoFrom(ctx)
-	ci.principal = &auth.Principal{Role: store.RoleNode, NodeID: node.ID}
+	rpc.SetResource(ctx, node.ID, "")
+	rpc.SetPrincipal(ctx, &auth.Principal{Role: store.RoleNode, NodeID: node.ID})
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.ConsumeJoinToken(auth.HashToken(req.GetJoinToken()), now); errors.Is(err, store.ErrNotFound) {
 			return errJoinToken
@@ -124,7 +122,7 @@ func applyFacts(n *store.Node, f *agentv1.NodeFacts) {
 
 func (s agentService) RenewCertificate(ctx context.Context, req *agentv1.RenewCertificateRequest) (*agentv1.RenewCertificateResponse, error) {
 	p := auth.FromContext(ctx)
-	setResource(ctx, p.NodeID, "")
+	rpc.SetResource(ctx, p.NodeID, "")
 	certDER, err := s.ca.SignClientCSR(req.GetCsrDer(), p.NodeID, s.nodeCertTTL, s.now())
 	if err != nil {
 		return nil, &validate.Error{Field: "csr_der", Msg: err.Error()}
@@ -162,8 +160,8 @@ func (s agentService) Connect(stream agentv1.AgentService_ConnectServer) error {
 	log.Info("node connected")
 	defer log.Info("node disconnected")
 	// Log readers reach the node through this stream while it lasts.
-	sess := s.logs.attach(nodeID)
-	defer s.logs.detach(nodeID, sess)
+	sess := s.logs.Attach(nodeID)
+	defer s.logs.Detach(nodeID, sess)
 
 	ids, cancel := s.store.SubscribeSites()
 	defer cancel()
@@ -202,14 +200,14 @@ func (s agentService) Connect(stream agentv1.AgentService_ConnectServer) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.closed:
-			return errServerClosing
+			return rpc.ErrServerClosing
 		case err := <-recvErr:
 			return err
 		case seq := <-acks:
 			if err := stream.Send(&agentv1.ConnectResponse{Msg: &agentv1.ConnectResponse_ProbeAck{ProbeAck: &agentv1.ProbeAck{Seq: seq}}}); err != nil {
 				return err
 			}
-		case lr := <-sess.requests:
+		case lr := <-sess.Requests:
 			if err := stream.Send(&agentv1.ConnectResponse{Msg: &agentv1.ConnectResponse_LogsRequest{LogsRequest: lr}}); err != nil {
 				return err
 			}
@@ -321,7 +319,7 @@ func (s agentService) applySiteStatus(ctx context.Context, nodeID string, st *ag
 		}
 		site.ObservedGeneration = st.GetObservedGeneration()
 		conds := slices.DeleteFunc(slices.Clone(site.Conditions), func(c store.Condition) bool {
-			return !slices.Contains(controlPlaneConditions, c.Type)
+			return NodeCondition(c.Type)
 		})
 		for _, c := range st.GetConditions() {
 			if slices.Contains(controlPlaneConditions, c.GetType()) || len(conds) >= 16 {

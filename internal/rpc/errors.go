@@ -1,4 +1,4 @@
-package api
+package rpc
 
 import (
 	"context"
@@ -13,38 +13,38 @@ import (
 	"github.com/fixaroo/berth/internal/store"
 )
 
-// userError is an error whose message is meant for the caller, with the
-// status code it maps to. err, if set, is the cause: errors.Is sees it and
+// UserError is an error whose message is meant for the caller, with the
+// status code it maps to. Err, if set, is the cause: errors.Is sees it and
 // the server log shows it, the caller does not.
-type userError struct {
-	code codes.Code
-	msg  string // what is wrong and what to do about it
-	err  error
+type UserError struct {
+	Code codes.Code
+	Msg  string // what is wrong and what to do about it
+	Err  error
 }
 
-func (e *userError) Error() string {
-	if e.err == nil {
-		return e.msg
+func (e *UserError) Error() string {
+	if e.Err == nil {
+		return e.Msg
 	}
-	return e.msg + ": " + e.err.Error()
+	return e.Msg + ": " + e.Err.Error()
 }
 
-func (e *userError) Unwrap() error { return e.err }
+func (e *UserError) Unwrap() error { return e.Err }
 
-// failedPrecondition refuses an operation because of the state of the
+// FailedPrecondition refuses an operation because of the state of the
 // system; the message says what to do first.
-func failedPrecondition(format string, args ...any) error {
-	return &userError{code: codes.FailedPrecondition, msg: fmt.Sprintf(format, args...)}
+func FailedPrecondition(format string, args ...any) error {
+	return &UserError{Code: codes.FailedPrecondition, Msg: fmt.Sprintf(format, args...)}
 }
 
-// invalidArgument rejects what the caller sent because of cause; msg says
+// InvalidArgument rejects what the caller sent because of cause; msg says
 // what to fix.
-func invalidArgument(cause error, msg string) error {
-	return &userError{code: codes.InvalidArgument, msg: msg, err: cause}
+func InvalidArgument(cause error, msg string) error {
+	return &UserError{Code: codes.InvalidArgument, Msg: msg, Err: cause}
 }
 
-// errServerClosing ends streams when the server shuts down; clients retry.
-var errServerClosing = status.Error(codes.Unavailable, "berthd is shutting down; retry")
+// ErrServerClosing ends streams when the server shuts down; clients retry.
+var ErrServerClosing = status.Error(codes.Unavailable, "berthd is shutting down; retry")
 
 // storeCodes maps the store's sentinels to codes, with the message for a
 // sentinel that comes without a [store.Error].
@@ -58,10 +58,10 @@ var storeCodes = []struct {
 	{store.ErrInUse, codes.FailedPrecondition, "still in use"},
 }
 
-// toStatus maps an error from a handler to the gRPC status that is the API's
-// error contract. Errors that already are statuses pass through; unknown
+// ToStatus maps an error from a handler to the gRPC status that is the
+// services' error contract. Errors that already are statuses pass through; unknown
 // errors become Internal with a generic message, so internals never leak.
-func toStatus(err error) error {
+func ToStatus(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -69,13 +69,13 @@ func toStatus(err error) error {
 		return err
 	}
 	var (
-		uerr *userError
+		uerr *UserError
 		verr *validate.Error
 		serr *store.Error
 	)
 	switch {
 	case errors.As(err, &uerr):
-		return status.Error(uerr.code, uerr.msg)
+		return status.Error(uerr.Code, uerr.Msg)
 	case errors.As(err, &verr):
 		return status.Error(codes.InvalidArgument, verr.Error())
 	case errors.As(err, &serr):
@@ -101,9 +101,9 @@ func toStatus(err error) error {
 	return status.Error(codes.Internal, "internal error; the server log has details")
 }
 
-// notFound is the error for a missing resource, and also for one the caller
+// NotFound is the error for a missing resource, and also for one the caller
 // may not see: client principals cannot tell the two apart, so ids cannot be
 // probed.
-func notFound(kind, id string) error {
+func NotFound(kind, id string) error {
 	return status.Errorf(codes.NotFound, "%s %q not found", kind, id)
 }

@@ -1,4 +1,4 @@
-package api
+package agentapi
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fixaroo/berth/internal/auth"
+	"github.com/fixaroo/berth/internal/rpc"
 	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
@@ -154,7 +155,7 @@ func (s agentService) PutCertData(ctx context.Context, req *agentv1.PutCertDataR
 	if len(req.GetValue()) > maxCertValueLen {
 		return nil, &validate.Error{Field: "value", Msg: "is larger than 1 MiB"}
 	}
-	setResource(ctx, req.GetKey(), "")
+	rpc.SetResource(ctx, req.GetKey(), "")
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		if err := tx.PutCertData(&store.CertData{Key: req.GetKey(), Value: req.GetValue(), ModifyTime: s.now()}); err != nil {
 			return err
@@ -171,7 +172,7 @@ func (s agentService) DeleteCertData(ctx context.Context, req *agentv1.DeleteCer
 	if err := s.authorizeCertKey(ctx, req.GetKey()); err != nil {
 		return nil, err
 	}
-	setResource(ctx, req.GetKey(), "")
+	rpc.SetResource(ctx, req.GetKey(), "")
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		if err := tx.DeleteCertData(req.GetKey()); err != nil {
 			return err
@@ -318,7 +319,7 @@ func (s agentService) SignCertificate(ctx context.Context, req *agentv1.SignCert
 			return nil, status.Errorf(codes.PermissionDenied, "%s is not a domain of a site placed on this node", name)
 		}
 	}
-	setResource(ctx, csr.DNSNames[0], "")
+	rpc.SetResource(ctx, csr.DNSNames[0], "")
 	der, err := s.ca.SignServerCSR(req.GetCsrDer(), csr.DNSNames, internalCertTTL, s.now())
 	if err != nil {
 		return nil, &validate.Error{Field: "csr_der", Msg: err.Error()}

@@ -1,4 +1,4 @@
-package api
+package agentapi
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/fixaroo/berth/internal/auth"
+	"github.com/fixaroo/berth/internal/rpc"
 	"github.com/fixaroo/berth/internal/shared/validate"
 	"github.com/fixaroo/berth/internal/store"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
@@ -27,7 +28,7 @@ func (s agentService) FetchRelease(req *agentv1.FetchReleaseRequest, stream agen
 	err := s.store.View(ctx, func(tx store.ReadTx) (err error) {
 		rel, err = tx.GetRelease(id)
 		if errors.Is(err, store.ErrNotFound) {
-			return notFound("release", id)
+			return rpc.NotFound("release", id)
 		} else if err != nil {
 			return err
 		}
@@ -36,9 +37,9 @@ func (s agentService) FetchRelease(req *agentv1.FetchReleaseRequest, stream agen
 			return err
 		}
 		if site.NodeID == "" || site.NodeID != nodeID {
-			return deny(ctx, "release", id)
+			return rpc.Deny(ctx, "release", id)
 		}
-		setResource(ctx, id, site.ClientID)
+		rpc.SetResource(ctx, id, site.ClientID)
 		return nil
 	})
 	if err != nil {
