@@ -13,7 +13,7 @@ import (
 )
 
 // HostFacts describes this machine without asking Docker: host name, CPUs,
-// memory, free disk in dataDir and the agent's version. Options.Facts may
+// memory, free disk in dataDir and the agent's version. An engine may
 // extend it (for example with the Docker version).
 func HostFacts(dataDir string) *agentv1.NodeFacts {
 	host, _ := os.Hostname()
