@@ -192,6 +192,34 @@ func (c Config) Validate() error {
 	} else if err := validate.LabelValue("node name", c.NodeName); err != nil {
 		errs = append(errs, fmt.Errorf("%w (set --node-name)", err))
 	}
+	errs = append(errs, c.checkListen()...)
+	errs = append(errs, c.checkACME()...)
+	if len(c.Labels) > maxLabels {
+		errs = append(errs, fmt.Errorf("labels: %d given, at most %d", len(c.Labels), maxLabels))
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Labels)) {
+		if err := validate.LabelValue("label key", k); err != nil {
+			errs = append(errs, err)
+		} else if err := validate.LabelValue("label "+k, c.Labels[k]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Images)) {
+		switch v := c.Images[k]; {
+		case k != ImageStatic && k != ImageWordPress && k != ImageMariaDB:
+			errs = append(errs, fmt.Errorf("image kind %q: want static, wordpress or mariadb", k))
+		case v == "" || strings.ContainsAny(v, " \t\n\r"):
+			errs = append(errs, fmt.Errorf("image for %s %q: want an image reference such as wordpress:6", k, v))
+		}
+	}
+	// Log level and format, resync's minimum.
+	errs = append(errs, config.Check(c.settings()))
+	return errors.Join(errs...)
+}
+
+// checkListen reports the listen and advertise addresses that cannot work.
+func (c Config) checkListen() []error {
+	var errs []error
 	for name, addr := range map[string]string{"http listen": c.HTTPListen, "https listen": c.HTTPSListen} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s %q: want host:port such as :443: %w", name, addr, err))
@@ -207,6 +235,12 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("advertise address %q: want host:port where peers reach this node's edge", c.AdvertiseAddress))
 		}
 	}
+	return errs
+}
+
+// checkACME reports the certificate settings that cannot work.
+func (c Config) checkACME() []error {
+	var errs []error
 	if len(c.ACMEChallenges) == 0 {
 		errs = append(errs, errors.New("acme challenges: name at least one of http-01, tls-alpn-01"))
 	}
@@ -230,27 +264,7 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if len(c.Labels) > maxLabels {
-		errs = append(errs, fmt.Errorf("labels: %d given, at most %d", len(c.Labels), maxLabels))
-	}
-	for _, k := range slices.Sorted(maps.Keys(c.Labels)) {
-		if err := validate.LabelValue("label key", k); err != nil {
-			errs = append(errs, err)
-		} else if err := validate.LabelValue("label "+k, c.Labels[k]); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(c.Images)) {
-		switch v := c.Images[k]; {
-		case k != ImageStatic && k != ImageWordPress && k != ImageMariaDB:
-			errs = append(errs, fmt.Errorf("image kind %q: want static, wordpress or mariadb", k))
-		case v == "" || strings.ContainsAny(v, " \t\n\r"):
-			errs = append(errs, fmt.Errorf("image for %s %q: want an image reference such as wordpress:6", k, v))
-		}
-	}
-	// Log level and format, resync's minimum.
-	errs = append(errs, config.Check(c.settings()))
-	return errors.Join(errs...)
+	return errs
 }
 
 // NewLogger returns the logger the configuration asks for.
