@@ -87,7 +87,6 @@ func (d *dockerEngine) Sites(w Wiring) (Sites, error) {
 		Upstream:  func(string, netip.AddrPort) { s.routes.changed() },
 		HTTPSPort: listenPort(cfg.HTTPSListen),
 	})
-	s.routes.upstream = s.rec.Upstream
 	w.Registry.MustRegister(newSiteStates(s.rec))
 	return s, nil
 }
@@ -132,7 +131,7 @@ func (s *dockerSites) Run(ctx context.Context) error {
 	g.Go(func() error { return s.rec.Run(ctx) })
 	g.Go(func() error { return s.edge.Run(ctx) })
 	g.Go(func() error { return s.certs.Run(ctx) })
-	g.Go(func() error { s.routes.run(ctx, s.edge, s.certs); return nil })
+	g.Go(func() error { s.routes.run(ctx, s.edge, s.certs, s.rec.Upstream); return nil })
 	g.Go(func() error { renewOnSignal(ctx, s.certs, s.log); return nil })
 	return g.Wait()
 }

@@ -15,10 +15,8 @@ import (
 // routes keeps the edge's routes and the certificate manager's domains in
 // step with the node's sites: their domains and edge options from the
 // desired state, and where each answers from the reconciler, which is the
-// one record of that (upstream).
+// one record of that.
 type routes struct {
-	upstream func(siteID string) netip.AddrPort // set once, before run
-
 	wake chan struct{} // cap 1: routes or domains need recomputing
 
 	mu    sync.Mutex // guards sites
@@ -59,10 +57,10 @@ func (r *routes) changed() {
 	}
 }
 
-// run keeps e's routes and m's domains in step with the sites, once the
-// edge listens (the manager needs it for the ACME challenges), until ctx
-// ends.
-func (r *routes) run(ctx context.Context, e *edge.Edge, m *certs.Manager) {
+// run keeps e's routes and m's domains in step with the sites, with each
+// site's upstream as upstream (Reconciler.Upstream) says, once the edge
+// listens (the manager needs it for the ACME challenges), until ctx ends.
+func (r *routes) run(ctx context.Context, e *edge.Edge, m *certs.Manager, upstream func(siteID string) netip.AddrPort) {
 	select {
 	case <-e.Ready():
 	case <-ctx.Done():
@@ -74,7 +72,7 @@ func (r *routes) run(ctx context.Context, e *edge.Edge, m *certs.Manager) {
 		var domains []string
 		for _, id := range slices.Sorted(maps.Keys(r.sites)) {
 			s := r.sites[id]
-			routes = append(routes, edge.Route{SiteID: id, Domains: s.GetDomains(), Upstream: r.upstream(id),
+			routes = append(routes, edge.Route{SiteID: id, Domains: s.GetDomains(), Upstream: upstream(id),
 				RedirectAliases: s.GetRedirectAliases(), HSTS: s.GetHsts()})
 			domains = append(domains, s.GetDomains()...)
 		}
