@@ -149,21 +149,23 @@ const (
 
 var principals = []string{none, expired, revoked, admin, clientA, clientB, node}
 
-// fixture is a fresh set of resources for one cell of the matrix: client A
-// with a static site placed on the node and serving a release, client B,
-// tokens of people, the node with its certificate and an unused join token.
+// fixture is a fresh set of resources for one test or cell of the matrix:
+// client A with a static site placed on the node and serving a release,
+// client B with a site on no node, tokens of people, the node with its certificate and an unused join token.
 type fixture struct {
-	tokens    map[string]string // principal → secret
-	seq       string
-	clientA   string
-	siteID    string
-	domain    string
-	releaseID string
-	nodeID    string
-	nodeCert  tls.Certificate
-	joinTok   string
-	csr       []byte
-	siteCSR   []byte // asks for A's domain, which is placed on the node
+	tokens  map[string]string // principal → secret
+	seq     string
+	clientA string
+	siteID  string
+	domain  string
+	// otherDomain is the domain of client B's site, which is on no node.
+	otherDomain string
+	releaseID   string
+	nodeID      string
+	nodeCert    tls.Certificate
+	joinTok     string
+	csr         []byte
+	siteCSR     []byte // asks for A's domain, which is placed on the node
 }
 
 var fixtureSeq atomic.Int64
@@ -173,7 +175,7 @@ func newFixture(t *testing.T, s *server) *fixture {
 	now := time.Now().UTC()
 	n := fixtureSeq.Add(1)
 	f := &fixture{tokens: map[string]string{}, seq: fmt.Sprint(n), clientA: store.NewID("cl", now), siteID: store.NewID("site", now),
-		domain: fmt.Sprintf("www.alpha-%d.test", n), releaseID: store.NewID("rel", now), nodeID: store.NewID("node", now)}
+		domain: fmt.Sprintf("www.alpha-%d.test", n), otherDomain: fmt.Sprintf("www.bravo-%d.test", n), releaseID: store.NewID("rel", now), nodeID: store.NewID("node", now)}
 	bravoID := store.NewID("cl", now)
 	digest, size, err := s.blobs.Write(bytes.NewReader([]byte("bundle of alpha " + f.seq)))
 	if err != nil {
@@ -190,6 +192,10 @@ func newFixture(t *testing.T, s *server) *fixture {
 			return err
 		}
 		if err := tx.CreateSite(&store.Site{ID: f.siteID, ClientID: f.clientA, Name: "web", Kind: store.SiteKindStatic, PrimaryDomain: f.domain,
+			MemoryMiB: 128, CPUMillicores: 100, State: store.SiteStatePending, Generation: 1, CreateTime: now, UpdateTime: now}); err != nil {
+			return err
+		}
+		if err := tx.CreateSite(&store.Site{ID: store.NewID("site", now), ClientID: bravoID, Name: "web", Kind: store.SiteKindStatic, PrimaryDomain: f.otherDomain,
 			MemoryMiB: 128, CPUMillicores: 100, State: store.SiteStatePending, Generation: 1, CreateTime: now, UpdateTime: now}); err != nil {
 			return err
 		}
@@ -278,8 +284,8 @@ var matrix = map[string]matrixRow{
 		},
 		want: map[string]codes.Code{node: codes.NotFound, admin: codes.PermissionDenied, clientA: codes.PermissionDenied, clientB: codes.PermissionDenied},
 	},
-	// Certificate storage of the node's own domains (api's certs_test.go
-	// covers other nodes' domains).
+	// Certificate storage of the node's own domains (certs_test.go covers
+	// other nodes' domains).
 	"/berth.agent.v1.AgentService/GetCertData": nodeOnlyCode(codes.NotFound, func(f *fixture) proto.Message {
 		return &agentv1.GetCertDataRequest{Key: certKey(f.domain)}
 	}),

@@ -66,9 +66,6 @@ type fixture struct {
 	bundle      []byte // a valid release bundle
 	adminTok    string
 	seq         string
-	joinTok     string // an unused join token secret
-	csr         []byte
-	siteCSR     []byte // asks for A's domain, which is placed on the node
 	nodeCert    tls.Certificate
 }
 
@@ -146,11 +143,6 @@ func newFixture(t *testing.T, s *server) *fixture {
 		site.NodeID, site.State, site.ReleaseID = f.nodeID, store.SiteStateProvisioning, f.a.releaseID
 		return tx.UpdateSite(site)
 	})
-	joinSecret, joinHash := auth.NewToken(auth.JoinTokenPrefix)
-	f.joinTok = joinSecret
-	s.update(t, func(tx store.Tx) error {
-		return tx.CreateJoinToken(&store.JoinToken{ID: store.NewID("jt", now), Hash: joinHash, CreatedBy: "test", CreateTime: now, ExpireTime: now.Add(10 * time.Minute)})
-	})
 	f.a.incidentID, f.a.windowID, f.a.channelID = store.NewID("inc", now), store.NewID("mw", now), store.NewID("ach", now)
 	s.update(t, func(tx store.Tx) error {
 		if err := tx.CreateIncident(&store.Incident{ID: f.a.incidentID, SiteID: f.a.siteID, ClientID: f.a.clientID,
@@ -174,8 +166,6 @@ func newFixture(t *testing.T, s *server) *fixture {
 		return tx.UpdateClient(c)
 	})
 	f.nodeCert = s.nodeCert(t, f.nodeID)
-	_, f.csr = newCSR(t)
-	_, f.siteCSR = newSiteCSR(t, f.a.domain)
 	f.tokens[admin] = s.token(t, store.Token{Role: store.RoleAdmin})
 	f.tokens[expired] = s.token(t, store.Token{Role: store.RoleAdmin, ExpireTime: now.Add(-time.Minute)})
 	f.tokens[revoked] = s.token(t, store.Token{Role: store.RoleAdmin, RevokeTime: now.Add(-time.Minute)})
@@ -407,11 +397,6 @@ var matrix = map[string]matrixRow{
 	"/berth.v1.StatusPageService/GetStatusPageLogo": public(func(f *fixture) proto.Message {
 		return &berthv1.GetStatusPageLogoRequest{Slug: f.a.slug}
 	}),
-}
-
-// certKey is where certmagic keeps the certificate of domain.
-func certKey(domain string) string {
-	return "certificates/acme-v02.api.letsencrypt.org-directory/" + domain + "/" + domain + ".crt"
 }
 
 func testFacts() *agentv1.NodeFacts {

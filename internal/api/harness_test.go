@@ -131,20 +131,6 @@ func newCSR(t *testing.T) (*ecdsa.PrivateKey, []byte) {
 	return key, csr
 }
 
-// newSiteCSR returns a new key and a certificate request for names.
-func newSiteCSR(t *testing.T, names ...string) (*ecdsa.PrivateKey, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: names}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key, csr
-}
-
 // update runs fn in a store transaction and fails the test on error.
 func (s *server) update(t *testing.T, fn func(tx store.Tx) error) {
 	t.Helper()

@@ -1,4 +1,4 @@
-package api_test
+package agentapi_test
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func TestCertStorageIsolation(t *testing.T) {
 	defer cancel()
 
 	// Client B's site is on no node: its key is out of reach.
-	own, other := certKey(f.a.domain), certKey(f.b.domain)
+	own, other := certKey(f.domain), certKey(f.otherDomain)
 	if _, err := agent.PutCertData(ctx, &agentv1.PutCertDataRequest{Key: own, Value: []byte("own")}); err != nil {
 		t.Fatal(err)
 	}
@@ -75,15 +75,15 @@ func TestCertStorageIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: s.ca.Pool(), DNSName: f.a.domain}); err != nil {
-		t.Errorf("signed certificate does not verify for %s: %v", f.a.domain, err)
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: s.ca.Pool(), DNSName: f.domain}); err != nil {
+		t.Errorf("signed certificate does not verify for %s: %v", f.domain, err)
 	}
 	for name, csrNames := range map[string][]string{
-		"another client's domain": {f.b.domain},
+		"another client's domain": {f.otherDomain},
 		"a public name":           {"www.example.com"},
-		"own and another's":       {f.a.domain, f.b.domain},
+		"own and another's":       {f.domain, f.otherDomain},
 	} {
-		_, csr := newSiteCSR(t, csrNames...)
+		_, csr := csr(t, csrNames...)
 		if _, err := agent.SignCertificate(ctx, &agentv1.SignCertificateRequest{CsrDer: csr}); status.Code(err) != codes.PermissionDenied {
 			t.Errorf("Sign %s: %v, want PermissionDenied", name, err)
 		}
@@ -116,7 +116,7 @@ func TestCertificateStatusCondition(t *testing.T) {
 	report := func(cs *agentv1.CertificateStatus) *store.Site {
 		t.Helper()
 		err := stream.Send(&agentv1.ConnectRequest{Msg: &agentv1.ConnectRequest_Status{Status: &agentv1.SiteStatusReport{Sites: []*agentv1.SiteStatus{{
-			SiteId: f.a.siteID, ObservedGeneration: 1, State: agentv1.SiteState_SITE_STATE_RUNNING,
+			SiteId: f.siteID, ObservedGeneration: 1, State: agentv1.SiteState_SITE_STATE_RUNNING,
 			Certificates: []*agentv1.CertificateStatus{cs, {Domain: "not-this-sites.example.com", LastError: "ignored"}},
 		}}}}})
 		if err != nil {
@@ -124,7 +124,7 @@ func TestCertificateStatusCondition(t *testing.T) {
 		}
 		for {
 			var site *store.Site
-			err := s.store.View(ctx, func(tx store.ReadTx) (err error) { site, err = tx.GetSite(f.a.siteID); return err })
+			err := s.store.View(ctx, func(tx store.ReadTx) (err error) { site, err = tx.GetSite(f.siteID); return err })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,15 +148,15 @@ func TestCertificateStatusCondition(t *testing.T) {
 		return store.Condition{}
 	}
 	const caErr = "urn:ietf:params:acme:error:connection: Fetching http://x/.well-known/acme-challenge/y: Connection refused"
-	site := report(&agentv1.CertificateStatus{Domain: f.a.domain, Issuer: "acme:127.0.0.1:14000", LastError: caErr, Managed: true,
+	site := report(&agentv1.CertificateStatus{Domain: f.domain, Issuer: "acme:127.0.0.1:14000", LastError: caErr, Managed: true,
 		LastAttemptTime: timestamppb.Now()})
 	if len(site.Certificates) != 1 || site.Certificates[0].LastError != caErr {
 		t.Fatalf("certificates = %+v", site.Certificates)
 	}
-	if c := condition(site); c.Status != "False" || c.Message != f.a.domain+": "+caErr {
+	if c := condition(site); c.Status != "False" || c.Message != f.domain+": "+caErr {
 		t.Errorf("condition = %+v", c)
 	}
-	site = report(&agentv1.CertificateStatus{Domain: f.a.domain, Issuer: "acme:127.0.0.1:14000", Managed: true,
+	site = report(&agentv1.CertificateStatus{Domain: f.domain, Issuer: "acme:127.0.0.1:14000", Managed: true,
 		NotAfter: timestamppb.New(time.Now().Add(90 * 24 * time.Hour)), LastAttemptTime: timestamppb.Now()})
 	if c := condition(site); c.Status != "True" {
 		t.Errorf("condition after success = %+v", c)
