@@ -1,6 +1,7 @@
 // Package certstest provides an in-memory certs.Remote for tests of the
-// packages that build a certs.Manager (the edge, the agent). The control
-// plane's real certificate storage is tested end to end elsewhere.
+// packages that build a certs.Manager (the edge, the agent), and
+// RunRemoteSuite, the conformance suite that MemRemote and the real storage
+// (the agent's client.CertStorage against berthd's AgentService) both run.
 package certstest
 
 import (
