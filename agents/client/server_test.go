@@ -122,7 +122,16 @@ func (s *testServer) Connect(stream agentv1.AgentService_ConnectServer) error {
 	if err != nil {
 		return err
 	}
+	// As berthd: a session opens with a hello.
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	if first.GetHello() == nil {
+		return status.Error(codes.InvalidArgument, "the first message of a session must be a hello")
+	}
 	ss := &serverSession{nodeID: nodeID, serial: serial, msgs: make(chan *agentv1.ConnectRequest, 100), stream: stream, end: make(chan error, 1)}
+	ss.msgs <- first
 	go func() {
 		for {
 			m, err := stream.Recv()
