@@ -1,8 +1,9 @@
 // Package clienttest holds RunBerthdSuite: what the agent's control-plane
-// client relies on in berthd's AgentService (join, certificate renewal,
-// the session's authentication and hello). It runs against the fake berthd
-// of agents/client's tests and against internal/agentapi's real server, so
-// the fake cannot drift from berthd on these points.
+// client relies on in berthd's AgentService (join, certificate renewal, a
+// session's authentication and opening hello, a log upload's
+// authentication). It runs against the fake berthd of agents/client's tests
+// and against internal/agentapi's real server, so the fake cannot drift from
+// berthd on these points.
 package clienttest
 
 import (
@@ -45,6 +46,7 @@ func RunBerthdSuite(t *testing.T, open func(t *testing.T) Berthd) {
 	t.Run("JoinRefusals", func(t *testing.T) { testJoinRefusals(t, open(t)) })
 	t.Run("JoinAndRenew", func(t *testing.T) { testJoinAndRenew(t, open(t)) })
 	t.Run("Connect", func(t *testing.T) { testConnect(t, open(t)) })
+	t.Run("SendLogsNeedsNode", func(t *testing.T) { testSendLogsNeedsNode(t, open(t)) })
 }
 
 var nameSeq atomic.Int64
@@ -209,5 +211,15 @@ func testConnect(t *testing.T, b Berthd) {
 	}
 	if err := firstError(t, c, hello); err != nil {
 		t.Errorf("Connect opened with a hello: %v, want the session to stay open", err)
+	}
+}
+
+func testSendLogsNeedsNode(t *testing.T, b Berthd) {
+	stream, err := dial(t, b, nil).SendLogs(suiteContext(t))
+	if err == nil {
+		_, err = stream.CloseAndRecv()
+	}
+	if status.Code(err) != codes.Unauthenticated {
+		t.Errorf("SendLogs without a certificate: %v, want Unauthenticated", err)
 	}
 }
