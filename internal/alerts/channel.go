@@ -89,7 +89,7 @@ func checkURL(raw string) error {
 		}
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
-		if why := refusedAddr(ip); why != "" {
+		if why := metadataRefusal(ip); why != "" {
 			return fail(fmt.Sprintf("%s: %s", redactURL(u), why))
 		}
 	} else if msg := checkHostName(host); msg != "" {
@@ -152,7 +152,7 @@ func checkSMTPAddress(addr string) error {
 		return fail(`the host is missing, e.g. "smtp.example.com:587"`)
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
-		if why := refusedAddr(ip); why != "" {
+		if why := metadataRefusal(ip); why != "" {
 			return fail(why)
 		}
 		return nil

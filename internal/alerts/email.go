@@ -59,7 +59,7 @@ func (s *Sender) dial(ctx context.Context, address string) (net.Conn, error) {
 	if s.DialContext != nil {
 		return s.DialContext(ctx, "tcp", address)
 	}
-	return guardedDialer(s.timeout()).DialContext(ctx, "tcp", address)
+	return metadataGuardDialer(s.timeout()).DialContext(ctx, "tcp", address)
 }
 
 // converse runs the SMTP dialogue on conn. It refuses to go on without TLS

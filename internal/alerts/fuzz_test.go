@@ -52,7 +52,7 @@ func FuzzValidateChannel(f *testing.F) {
 			if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 				t.Fatalf("accepted %q: scheme %q, host %q, parse error %v", hookURL, u.Scheme, u.Hostname(), perr)
 			}
-			if ip, perr := netip.ParseAddr(u.Hostname()); perr == nil && refusedAddr(ip) != "" {
+			if ip, perr := netip.ParseAddr(u.Hostname()); perr == nil && metadataRefusal(ip) != "" {
 				t.Fatalf("accepted %q with a refused address", hookURL)
 			}
 		}
@@ -77,7 +77,7 @@ func FuzzValidateChannel(f *testing.F) {
 		if serr != nil || host == "" || n < 1 || n > 65535 {
 			t.Fatalf("accepted smtp_address %q", smtpAddr)
 		}
-		if ip, perr := netip.ParseAddr(host); perr == nil && refusedAddr(ip) != "" {
+		if ip, perr := netip.ParseAddr(host); perr == nil && metadataRefusal(ip) != "" {
 			t.Fatalf("accepted smtp_address %q with a refused address", smtpAddr)
 		}
 		if password == "" || strings.ContainsRune(password, 0) || !utf8.ValidString(password) {

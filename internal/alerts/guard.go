@@ -16,7 +16,7 @@ var metadataAddrs = [...]netip.Addr{
 	netip.MustParseAddr("100.100.100.200"),
 }
 
-// refusedAddr returns why alerts must not connect to ip, or "" if they may.
+// metadataRefusal returns why alerts must not connect to ip, or "" if they may.
 // Loopback and private addresses are allowed: an agency may run its webhook
 // receiver or mail relay next to berthd.
 //
@@ -26,7 +26,7 @@ var metadataAddrs = [...]netip.Addr{
 // addresses only. berthd sends alerts through probe.Guard (public addresses
 // plus --alert-allow-private); this one keeps a Sender used on its own from
 // reaching the cloud metadata service, whatever it is pointed at.
-func refusedAddr(ip netip.Addr) string {
+func metadataRefusal(ip netip.Addr) string {
 	ip = ip.Unmap().WithZone("")
 	switch {
 	case !ip.IsValid():
@@ -46,21 +46,21 @@ func refusedAddr(ip netip.Addr) string {
 	return ""
 }
 
-// guardControl is a net.Dialer Control function: it refuses a connection to
+// refuseMetadataControl is a net.Dialer Control function: it refuses a connection to
 // a refused address after DNS resolution and before connect, so a host name
 // that resolves (or rebinds) to the metadata service is caught too.
-func guardControl(network, address string, _ syscall.RawConn) error {
+func refuseMetadataControl(network, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return fmt.Errorf("alerts: refusing to connect to %s: not an IP address and port", address)
 	}
-	if why := refusedAddr(ap.Addr()); why != "" {
+	if why := metadataRefusal(ap.Addr()); why != "" {
 		return fmt.Errorf("alerts: refusing to connect to %s: %s", ap.Addr(), why)
 	}
 	return nil
 }
 
-// guardedDialer returns the dialer used when the caller supplies none.
-func guardedDialer(timeout time.Duration) *net.Dialer {
-	return &net.Dialer{Timeout: timeout, Control: guardControl}
+// metadataGuardDialer returns the dialer used when the caller supplies none.
+func metadataGuardDialer(timeout time.Duration) *net.Dialer {
+	return &net.Dialer{Timeout: timeout, Control: refuseMetadataControl}
 }

@@ -116,7 +116,7 @@ func defaultHTTPClient(timeout time.Duration) *http.Client {
 		Timeout: timeout,
 		Transport: &http.Transport{
 			Proxy:                  nil,
-			DialContext:            guardedDialer(timeout).DialContext,
+			DialContext:            metadataGuardDialer(timeout).DialContext,
 			ForceAttemptHTTP2:      true,
 			DisableKeepAlives:      true,
 			TLSHandshakeTimeout:    timeout,

@@ -268,13 +268,13 @@ func TestDefaultClientRefusesMetadata(t *testing.T) {
 		"169.254.169.254:80", "[fe80::1]:80", "[::ffff:169.254.169.254]:80",
 		"[fd00:ec2::254]:80", "100.100.100.200:80", "0.0.0.0:80", "224.0.0.1:80",
 	} {
-		if err := guardControl("tcp", addr, nil); err == nil || !strings.Contains(err.Error(), "refusing to connect") {
-			t.Errorf("guardControl(%s) = %v, want a refusal", addr, err)
+		if err := refuseMetadataControl("tcp", addr, nil); err == nil || !strings.Contains(err.Error(), "refusing to connect") {
+			t.Errorf("refuseMetadataControl(%s) = %v, want a refusal", addr, err)
 		}
 	}
 	for _, addr := range []string{"127.0.0.1:80", "[::1]:25", "10.0.0.5:443", "192.168.1.2:587", "93.184.215.14:443", "[2001:db8::1]:443"} {
-		if err := guardControl("tcp", addr, nil); err != nil {
-			t.Errorf("guardControl(%s) = %v, want nil", addr, err)
+		if err := refuseMetadataControl("tcp", addr, nil); err != nil {
+			t.Errorf("refuseMetadataControl(%s) = %v, want nil", addr, err)
 		}
 	}
 	c := defaultHTTPClient(time.Second)
