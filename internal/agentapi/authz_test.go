@@ -34,6 +34,7 @@ import (
 	"github.com/fixaroo/berth/internal/blobs"
 	"github.com/fixaroo/berth/internal/pki"
 	"github.com/fixaroo/berth/internal/rpc"
+	"github.com/fixaroo/berth/internal/rpc/rpctest"
 	"github.com/fixaroo/berth/internal/shared/seal"
 	"github.com/fixaroo/berth/internal/store"
 	"github.com/fixaroo/berth/internal/store/sqlite"
@@ -313,28 +314,6 @@ var matrix = map[string]matrixRow{
 }
 
 // agentMethods lists every RPC of the berth.agent.v1 package from the
-// compiled descriptors, so a new RPC shows up here without anyone listing it.
-func agentMethods(t *testing.T) []protoreflect.MethodDescriptor {
-	t.Helper()
-	var methods []protoreflect.MethodDescriptor
-	protoregistry.GlobalFiles.RangeFilesByPackage("berth.agent.v1", func(fd protoreflect.FileDescriptor) bool {
-		for i := 0; i < fd.Services().Len(); i++ {
-			sd := fd.Services().Get(i)
-			for j := 0; j < sd.Methods().Len(); j++ {
-				methods = append(methods, sd.Methods().Get(j))
-			}
-		}
-		return true
-	})
-	if len(methods) < 10 {
-		t.Fatalf("found only %d berth.agent.v1 methods; is the generated code linked?", len(methods))
-	}
-	return methods
-}
-
-func fullName(md protoreflect.MethodDescriptor) string {
-	return "/" + string(md.Parent().FullName()) + "/" + string(md.Name())
-}
 
 // TestAuthorizationMatrix calls every RPC of the node contract as every
 // kind of principal and checks the status code: node methods are for node
@@ -343,8 +322,8 @@ func fullName(md protoreflect.MethodDescriptor) string {
 func TestAuthorizationMatrix(t *testing.T) {
 	s := newServer(t)
 	plain := s.dial(t, nil)
-	for _, md := range agentMethods(t) {
-		method := fullName(md)
+	for _, md := range rpctest.Methods(t, "berth.agent.v1", 10) {
+		method := rpctest.FullMethod(md)
 		row, ok := matrix[method]
 		if !ok {
 			t.Errorf("%s has no row in the authorization matrix: add one", method)
@@ -395,11 +374,11 @@ func call(ctx context.Context, conn *grpc.ClientConn, md protoreflect.MethodDesc
 	}
 	resp := mt.New().Interface()
 	if !md.IsStreamingServer() && !md.IsStreamingClient() {
-		return resp, conn.Invoke(ctx, fullName(md), req, resp)
+		return resp, conn.Invoke(ctx, rpctest.FullMethod(md), req, resp)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: md.IsStreamingServer(), ClientStreams: md.IsStreamingClient()}, fullName(md))
+	stream, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: md.IsStreamingServer(), ClientStreams: md.IsStreamingClient()}, rpctest.FullMethod(md))
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fixaroo/berth/internal/auth"
+	"github.com/fixaroo/berth/internal/rpc/rpctest"
 	"github.com/fixaroo/berth/internal/store"
 	agentv1 "github.com/fixaroo/berth/proto/berth/agent/v1"
 	berthv1 "github.com/fixaroo/berth/proto/berth/v1"
@@ -404,35 +405,13 @@ func testFacts() *agentv1.NodeFacts {
 }
 
 // berthMethods lists every RPC of the berth.v1 package from the compiled
-// descriptors, so a new RPC shows up here without anyone listing it.
-func berthMethods(t *testing.T) []protoreflect.MethodDescriptor {
-	t.Helper()
-	var methods []protoreflect.MethodDescriptor
-	protoregistry.GlobalFiles.RangeFilesByPackage("berth.v1", func(fd protoreflect.FileDescriptor) bool {
-		for i := 0; i < fd.Services().Len(); i++ {
-			sd := fd.Services().Get(i)
-			for j := 0; j < sd.Methods().Len(); j++ {
-				methods = append(methods, sd.Methods().Get(j))
-			}
-		}
-		return true
-	})
-	if len(methods) < 25 {
-		t.Fatalf("found only %d berth.v1 methods; is the generated code linked?", len(methods))
-	}
-	return methods
-}
-
-func fullName(md protoreflect.MethodDescriptor) string {
-	return "/" + string(md.Parent().FullName()) + "/" + string(md.Name())
-}
 
 // TestAuthorizationMatrix calls every RPC as every kind of principal and
 // checks the status code, and that client B never receives client A's data.
 func TestAuthorizationMatrix(t *testing.T) {
 	s := newServer(t)
-	for _, md := range berthMethods(t) {
-		method := fullName(md)
+	for _, md := range rpctest.Methods(t, "berth.v1", 25) {
+		method := rpctest.FullMethod(md)
 		row, ok := matrix[method]
 		if !ok {
 			t.Errorf("%s has no row in the authorization matrix: add one", method)
@@ -512,11 +491,11 @@ func call(ctx context.Context, conn *grpc.ClientConn, md protoreflect.MethodDesc
 	}
 	resp := mt.New().Interface()
 	if !md.IsStreamingServer() && !md.IsStreamingClient() {
-		return resp, conn.Invoke(ctx, fullName(md), req, resp)
+		return resp, conn.Invoke(ctx, rpctest.FullMethod(md), req, resp)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: md.IsStreamingServer(), ClientStreams: md.IsStreamingClient()}, fullName(md))
+	stream, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: md.IsStreamingServer(), ClientStreams: md.IsStreamingClient()}, rpctest.FullMethod(md))
 	if err != nil {
 		return nil, err
 	}

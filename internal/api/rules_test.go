@@ -3,9 +3,7 @@ package api
 import (
 	"testing"
 
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
-
+	"github.com/fixaroo/berth/internal/rpc/rpctest"
 	_ "github.com/fixaroo/berth/proto/berth/v1"
 )
 
@@ -14,19 +12,13 @@ import (
 // an RPC that no longer exists.
 func TestEveryMethodHasARule(t *testing.T) {
 	seen := map[string]bool{}
-	protoregistry.GlobalFiles.RangeFilesByPackage("berth.v1", func(fd protoreflect.FileDescriptor) bool {
-		for i := 0; i < fd.Services().Len(); i++ {
-			sd := fd.Services().Get(i)
-			for j := 0; j < sd.Methods().Len(); j++ {
-				name := "/" + string(sd.FullName()) + "/" + string(sd.Methods().Get(j).Name())
-				seen[name] = true
-				if _, ok := rules[name]; !ok {
-					t.Errorf("%s has no rule in authz.go", name)
-				}
-			}
+	for _, md := range rpctest.Methods(t, "berth.v1", 25) {
+		name := rpctest.FullMethod(md)
+		seen[name] = true
+		if _, ok := rules[name]; !ok {
+			t.Errorf("%s has no rule in authz.go", name)
 		}
-		return true
-	})
+	}
 	for name := range rules {
 		if !seen[name] && len(name) > 10 && name[:10] == "/berth.v1." {
 			t.Errorf("rule for %s, which is not an RPC", name)
